@@ -1,0 +1,39 @@
+import { Command, Flags, Errors } from '@oclif/core';
+import { HyperbuildError, ExitCode } from '../errors/errors.ts';
+import { defaultCacheDir } from '../cache/cache-dir.ts';
+
+/**
+ * Shared flags and the one place that turns failures into exit codes:
+ * a HyperbuildError prints one line (plus its hint), anything else is a bug
+ * and says so. Stack traces only with --debug.
+ */
+export abstract class BaseCommand extends Command {
+  static enableJsonFlag = true;
+
+  static baseFlags = {
+    debug: Flags.boolean({ description: 'print stack traces and internal detail on errors', helpGroup: 'GLOBAL' }),
+    'cache-dir': Flags.string({ description: 'cache directory', default: defaultCacheDir(), defaultHelp: async () => '$XDG_CACHE_HOME/hyperbuild', helpGroup: 'GLOBAL' }),
+  };
+
+  protected get debugEnabled(): boolean {
+    return this.argv.includes('--debug') || process.env.HYPERBUILD_DEBUG === '1';
+  }
+
+  protected async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    if (err instanceof Errors.ExitError) throw err;
+    if (this.debugEnabled && err.stack) process.stderr.write(`${err.stack}\n`);
+    if (err instanceof HyperbuildError) {
+      process.stderr.write(`hyperbuild: error: ${err.message}\n`);
+      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+      if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify({ error: { message: err.message, hint: err.hint, exitCode: err.exitCode } })}\n`);
+      this.exit(err.exitCode);
+    }
+    // oclif's own usage errors (unknown flag, missing argument) keep exit 2.
+    if (err.oclif?.exit !== undefined || (err as { code?: string }).code?.startsWith?.('EEXIT') === false) {
+      process.stderr.write(`hyperbuild: error: ${err.message}\nhint: see 'hyperbuild ${this.id ?? ''} --help'\n`);
+      this.exit(err.oclif?.exit ?? ExitCode.usage);
+    }
+    process.stderr.write(`hyperbuild: internal error: ${err.message}\nhint: rerun with --debug and report it\n`);
+    this.exit(ExitCode.failure);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Encoder/decoder for HyperStart spec records (initramfs/hyperstart/PROTOCOL.md).
+ * The build writes one into the initramfs; `boot` sends one over the control channel.
+ */
+export const SPEC_HEADER = 'hyperstart-spec 1\n';
+
+export interface NetworkSpec {
+  /** `none`, or an interface address like `10.0.2.15/24` with a gateway. */
+  mode: 'none' | 'static';
+  address?: string;
+  gateway?: string;
+  dns?: string[];
+}
+
+export interface VolumeSpec {
+  tag: string;
+  guestPath: string;
+  readOnly: boolean;
+}
+
+export interface HyperStartSpec {
+  args: string[];
+  env: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  tty?: boolean;
+  network?: NetworkSpec;
+  volumes?: VolumeSpec[];
+  modules?: string[];
+  /** Byte-string path → xattr name → value. */
+  xattrs?: { path: string; name: string; value: Buffer }[];
+  rootDisk?: { device: string; fsType: string };
+}
+
+function record(key: string, value: Buffer): Buffer[] {
+  return [Buffer.from(`${key} ${value.length}\n`, 'latin1'), value, Buffer.from('\n')];
+}
+
+const utf8 = (s: string) => Buffer.from(s, 'utf8');
+const nulJoin = (...parts: Buffer[]) => {
+  const out: Buffer[] = [];
+  parts.forEach((p, i) => { if (i) out.push(Buffer.from([0])); out.push(p); });
+  return Buffer.concat(out);
+};
+
+export function encodeSpec(spec: HyperStartSpec): Buffer {
+  const out: Buffer[] = [Buffer.from(SPEC_HEADER)];
+  const add = (key: string, value: Buffer) => out.push(...record(key, value));
+  for (const a of spec.args) add('arg', utf8(a));
+  for (const e of spec.env) add('env', utf8(e));
+  if (spec.workdir) add('workdir', utf8(spec.workdir));
+  if (spec.user) add('user', utf8(spec.user));
+  if (spec.hostname) add('hostname', utf8(spec.hostname));
+  if (spec.tty !== undefined) add('tty', utf8(spec.tty ? '1' : '0'));
+  if (spec.network) {
+    const n = spec.network;
+    add('net', utf8(n.mode === 'none' ? 'none' : `eth0 ${n.address} ${n.gateway}`));
+    for (const d of n.dns ?? []) add('dns', utf8(d));
+  }
+  for (const v of spec.volumes ?? []) add('volume', nulJoin(utf8(v.tag), utf8(v.readOnly ? 'ro' : 'rw'), utf8(v.guestPath)));
+  for (const m of spec.modules ?? []) add('module', utf8(m));
+  for (const x of spec.xattrs ?? []) add('xattr', nulJoin(Buffer.from(x.path, 'latin1'), utf8(x.name), x.value));
+  if (spec.rootDisk) add('rootdisk', nulJoin(utf8(spec.rootDisk.device), utf8(spec.rootDisk.fsType)));
+  return Buffer.concat(out);
+}
+
+/** Decode into raw records (key, value) — used by tests and `inspect`. */
+export function decodeSpecRecords(buf: Buffer): { key: string; value: Buffer }[] {
+  if (!buf.subarray(0, SPEC_HEADER.length).equals(Buffer.from(SPEC_HEADER))) {
+    throw new Error('not a hyperstart spec: bad header');
+  }
+  const records: { key: string; value: Buffer }[] = [];
+  let pos = SPEC_HEADER.length;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) throw new Error(`hyperstart spec: truncated record header at byte ${pos}`);
+    const m = /^([a-z]+) (\d+)$/.exec(buf.toString('latin1', pos, nl));
+    if (!m) throw new Error(`hyperstart spec: malformed record header at byte ${pos}`);
+    const len = Number(m[2]);
+    const start = nl + 1;
+    if (start + len + 1 > buf.length || buf[start + len] !== 0x0a) {
+      throw new Error(`hyperstart spec: record '${m[1]}' at byte ${pos} overruns the spec`);
+    }
+    records.push({ key: m[1], value: buf.subarray(start, start + len) });
+    pos = start + len + 1;
+  }
+  return records;
+}

@@ -1,0 +1,2 @@
+/** Bumped with initramfs/hyperstart/PROTOCOL.md. */
+export const HYPERSTART_VERSION = '1';
