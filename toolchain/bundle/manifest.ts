@@ -70,4 +70,14 @@ export interface BundleManifest {
   rootfsBytes: number;
   /** SOURCE_DATE_EPOCH the build clamped mtimes to, if any. */
   sourceDateEpoch?: number;
+  /** Digest of every build input (toolchain/build/build-key.ts): equal key, identical bundle. */
+  buildKey: string;
 }
+
+export const INITRAMFS_FILE_NAMES: Record<Compression, string> = {
+  none: 'initramfs.cpio',
+  gzip: 'initramfs.cpio.gz',
+  zstd: 'initramfs.cpio.zst',
+  lz4: 'initramfs.cpio.lz4',
+};
+export const KERNEL_FILE_NAME = 'kernel';

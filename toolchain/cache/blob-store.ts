@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -44,6 +44,29 @@ export class BlobStore {
       await pipeline(verifyStream(source, { digest, size: opts.expectedSize, label: `blob ${opts.label ?? digest}` }), createWriteStream(tmp));
       await rename(tmp, final);
       return final;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Store a stream whose digest is not known in advance (e.g. a `docker save` layer.tar). */
+  async ingest(source: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<{ digest: string; size: number }> {
+    await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
+    const tmp = join(this.root, 'blobs', 'sha256', `ingest.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(async function* () {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          size += chunk.length;
+          yield chunk;
+        }
+      }, createWriteStream(tmp));
+      const digest = `sha256:${hash.digest('hex')}`;
+      await rename(tmp, this.path(digest));
+      return { digest, size };
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;

@@ -1,0 +1,2 @@
+kernel:
+.PHONY: kernel

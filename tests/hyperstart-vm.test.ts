@@ -1,0 +1,344 @@
+/**
+ * HyperStart end to end: boots the real static binary as PID 1 in QEMU (TCG)
+ * with a hand-made busybox initramfs, and plays the host side of
+ * initramfs/hyperstart/PROTOCOL.md over virtio-serial ports.
+ *
+ * Needs: `make hyperstart`, qemu-system-x86_64, /bin/busybox (busybox-static),
+ * GNU cpio and a kernel: $HYPERSTART_TEST_KERNEL, a HyperKernel under
+ * kernel/out or ~/.cache/hyperbuild/kernels, or the Debian cloud kernel in
+ * /tmp/ck (modular: its virtio modules are put in the initramfs as `module`
+ * records). Tests are skipped when something is missing.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { encodeSpec, type HyperStartSpec } from '../toolchain/hyperstart/spec.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const HS_BIN = path.join(ROOT, 'initramfs/hyperstart/out/hyperstart');
+const CLOUD = '/tmp/ck/x';
+const CLOUD_VER = '6.1.0-56-cloud-amd64';
+/** Load order of the cloud kernel's virtio modules (from modinfo depends). */
+const CLOUD_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_console'];
+const CLOUD_MODULE_DIRS: Record<string, string> = { virtio_console: 'drivers/char' };
+
+interface Kernel { path: string; modules: string[] }
+
+function findFile(dir: string, re: RegExp, depth = 3): string | undefined {
+  if (depth < 0 || !fs.existsSync(dir)) return undefined;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isFile() && re.test(e.name)) return p;
+    if (e.isDirectory()) { const f = findFile(p, re, depth - 1); if (f) return f; }
+  }
+  return undefined;
+}
+
+function pickKernel(): Kernel | undefined {
+  if (process.env.HYPERSTART_TEST_KERNEL) return { path: process.env.HYPERSTART_TEST_KERNEL, modules: [] };
+  const hyper = findFile(path.join(ROOT, 'kernel/out'), /^(bzImage|vmlinuz.*)$/)
+    ?? findFile(path.join(os.homedir(), '.cache/hyperbuild/kernels'), /^(bzImage|vmlinuz.*)$/);
+  if (hyper) return { path: hyper, modules: [] };
+  const cloud = path.join(CLOUD, `boot/vmlinuz-${CLOUD_VER}`);
+  if (fs.existsSync(cloud)) {
+    const base = path.join(CLOUD, `lib/modules/${CLOUD_VER}/kernel`);
+    return {
+      path: cloud,
+      modules: CLOUD_MODULES.map((m) => path.join(base, CLOUD_MODULE_DIRS[m] ?? 'drivers/virtio', `${m}.ko`)),
+    };
+  }
+  return undefined;
+}
+
+const kernel = pickKernel();
+const haveTools = [HS_BIN, '/bin/busybox'].every((f) => fs.existsSync(f))
+  && spawnSync('qemu-system-x86_64', ['--version']).status === 0
+  && spawnSync('cpio', ['--version']).status === 0;
+const enabled = !!kernel && haveTools;
+if (!enabled) console.warn('hyperstart VM tests skipped: need `make hyperstart`, qemu, busybox-static, cpio and a kernel');
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hyperstart-test-'));
+
+/** A busybox initramfs with HyperStart as /.hyperstart/init and `spec` as the image spec. */
+function makeInitrd(name: string, spec: HyperStartSpec): string {
+  const dir = path.join(tmp, name);
+  const mk = (p: string) => fs.mkdirSync(path.join(dir, p), { recursive: true });
+  ['.hyperstart/modules', 'bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'home/app'].forEach(mk);
+  fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
+  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
+  const list = spawnSync('/bin/busybox', ['--list-full'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  for (const l of list) {
+    if (l === 'bin/busybox') continue;
+    const target = path.join(dir, l);
+    if (!fs.existsSync(target)) fs.symlinkSync('/bin/busybox', target);
+  }
+  fs.copyFileSync(HS_BIN, path.join(dir, '.hyperstart/init'));
+  fs.chmodSync(path.join(dir, '.hyperstart/init'), 0o755);
+  const modules: string[] = [];
+  for (const m of kernel!.modules) {
+    const dst = `/.hyperstart/modules/${path.basename(m)}`;
+    fs.copyFileSync(m, path.join(dir, dst));
+    modules.push(dst);
+  }
+  fs.writeFileSync(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n');
+  fs.writeFileSync(path.join(dir, 'etc/group'), 'root:x:0:\ntty:x:5:\napp:x:1000:\nextra:x:2000:nobody,app\n');
+  fs.writeFileSync(path.join(dir, 'etc/not-executable'), '#!/bin/sh\necho nope\n', { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, '.hyperstart/spec'), encodeSpec({ ...spec, modules }));
+  const out = path.join(tmp, `${name}.cpio`);
+  const r = spawnSync('sh', ['-c', `cd '${dir}' && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 > '${out}'`]);
+  if (r.status !== 0) throw new Error(`cpio failed: ${r.stderr}`);
+  return out;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => { for (const q of live) q.kill('SIGKILL'); });
+
+function qemu(initrd: string, extra: string[]): ChildProcess {
+  const q = spawn('qemu-system-x86_64', [
+    '-M', 'q35', '-accel', 'tcg', '-m', '256', '-nodefaults', '-no-user-config', '-nographic',
+    '-serial', 'stdio', '-kernel', kernel!.path, '-initrd', initrd,
+    '-append', 'console=ttyS0 rdinit=/.hyperstart/init panic=-1 quiet hyperstart.debug=1',
+    '-no-reboot', ...extra,
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(q);
+  q.on('exit', () => live.delete(q));
+  return q;
+}
+
+function frame(type: string, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const h = Buffer.alloc(5);
+  h.write(type, 0, 'latin1');
+  h.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([h, payload]);
+}
+const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+
+interface Result {
+  code: number; // X code, or from the console line in console mode
+  stdout: string;
+  stderr: string;
+  counts?: [number, number];
+  frames: string[]; // guest→host frame types in order
+  fail?: string;
+  console: string;
+}
+
+interface Host {
+  /** Called for each guest frame; `send` writes a host frame. */
+  onFrame?: (type: string, payload: Buffer, send: (t: string, p?: Buffer) => void) => void;
+}
+
+/** Boot with the three hyperbuild ports and answer H with `runtime`. */
+async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeoutMs = 90_000): Promise<Result> {
+  const dir = fs.mkdtempSync(path.join(tmp, 'vm-'));
+  const names = ['ctl', 'stdout', 'stderr'] as const;
+  const out: Record<string, Buffer[]> = { stdout: [], stderr: [] };
+  const res: Result = { code: -1, stdout: '', stderr: '', frames: [], console: '' };
+  const servers: net.Server[] = [];
+  let ctlSock: net.Socket | undefined;
+  let xInfo: { code: number; nout: number; nerr: number } | undefined;
+  const received = () => [Buffer.concat(out.stdout).length, Buffer.concat(out.stderr).length];
+  const maybeB = () => {
+    if (!xInfo || !ctlSock) return;
+    const [o, e] = received();
+    if (o >= xInfo.nout && e >= xInfo.nerr) { ctlSock.write(frame('B')); xInfo = undefined; }
+  };
+  for (const n of names) {
+    const srv = net.createServer((sock) => {
+      if (n === 'ctl') {
+        ctlSock = sock;
+        let buf = Buffer.alloc(0);
+        const send = (t: string, p?: Buffer) => sock.write(frame(t, p));
+        sock.on('data', (d) => {
+          buf = Buffer.concat([buf, d]);
+          while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
+            const type = String.fromCharCode(buf[0]);
+            const payload = buf.subarray(5, 5 + buf.readUInt32BE(1));
+            buf = buf.subarray(5 + payload.length);
+            res.frames.push(type);
+            if (type === 'H') send('S', runtime);
+            if (type === 'X') {
+              res.code = payload.readUInt32BE(0);
+              res.counts = [Number(payload.readBigUInt64BE(4)), Number(payload.readBigUInt64BE(12))];
+              xInfo = { code: res.code, nout: res.counts[0], nerr: res.counts[1] };
+            }
+            if (type === 'F') res.fail = payload.toString();
+            host.onFrame?.(type, payload, send);
+            maybeB();
+          }
+        });
+      } else {
+        sock.on('data', (d) => { out[n].push(d); maybeB(); });
+      }
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => srv.listen(path.join(dir, `${n}.sock`), r));
+    servers.push(srv);
+  }
+  const q = qemu(initrd, [
+    '-device', 'virtio-serial-pci',
+    ...names.flatMap((n) => [
+      '-chardev', `socket,id=${n},path=${path.join(dir, `${n}.sock`)}`,
+      '-device', `virtserialport,chardev=${n},name=org.hyperbuild.${n}`,
+    ]),
+  ]);
+  const con: Buffer[] = [];
+  q.stdout!.on('data', (d) => con.push(d));
+  q.stderr!.on('data', (d) => con.push(d));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`VM timed out; console:\n${Buffer.concat(con)}`)), timeoutMs);
+      q.on('exit', () => { clearTimeout(t); resolve(); });
+    });
+  } finally {
+    q.kill('SIGKILL');
+    for (const s of servers) s.close();
+    ctlSock?.destroy();
+  }
+  res.stdout = Buffer.concat(out.stdout).toString();
+  res.stderr = Buffer.concat(out.stderr).toString();
+  res.console = Buffer.concat(con).toString();
+  return res;
+}
+
+/** Boot without any virtio-serial device: HyperStart falls back to the spec file and console. */
+async function bootConsole(initrd: string, timeoutMs = 90_000): Promise<Result> {
+  const q = qemu(initrd, []);
+  const con: Buffer[] = [];
+  q.stdout!.on('data', (d) => con.push(d));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`VM timed out; console:\n${Buffer.concat(con)}`)), timeoutMs);
+      q.on('exit', () => { clearTimeout(t); resolve(); });
+    });
+  } finally {
+    q.kill('SIGKILL');
+  }
+  const text = Buffer.concat(con).toString();
+  const m = /hyperstart: exit (\d+)/.exec(text);
+  return { code: m ? Number(m[1]) : -1, stdout: text, stderr: '', frames: [], console: text };
+}
+
+/** A runtime spec; `stdin` is a protocol record spec.ts does not encode yet. */
+function rt(spec: HyperStartSpec, opts: { stdin?: boolean } = {}): Buffer {
+  const extra = opts.stdin ? Buffer.from('stdin 1\n1\n') : Buffer.alloc(0);
+  return Buffer.concat([encodeSpec(spec), extra]);
+}
+
+const sh = (script: string): HyperStartSpec => ({ args: ['/bin/sh', '-c', script], env: ['PATH=/bin:/usr/bin:/sbin:/usr/sbin'] });
+
+let ctlInitrd = '';
+const t = enabled ? test : test.skip;
+
+test.before(() => {
+  if (!enabled) return;
+  // The image spec of the ctl initramfs is never used for the app: S replaces it.
+  ctlInitrd = makeInitrd('ctl', { args: ['/bin/false'], env: [] });
+});
+test.after(() => {
+  for (const q of live) q.kill('SIGKILL');
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+t('console mode: spec file app, output and "hyperstart: exit CODE" on the console', async () => {
+  const initrd = makeInitrd('console', { args: ['sh', '-c', 'echo console-out; echo console-err >&2; exit 42'], env: ['PATH=/bin'], hostname: 'box' });
+  const r = await bootConsole(initrd);
+  assert.is(r.code, 42, r.console);
+  assert.match(r.console, 'console-out');
+  assert.match(r.console, 'console-err');
+});
+
+t('ctl mode: H S R X B, stdout/stderr separated and counted, env/workdir/user', async () => {
+  const r = await bootCtl(ctlInitrd, rt({
+    ...sh('echo out1; echo err1 >&2; id -u; id -g; id -G; pwd; echo "FOO=$FOO HOME=$HOME PATH=$PATH"; hostname; cat /proc/self/status | grep -c NoSuchLine; echo out-end'),
+    env: ['FOO=bar baz'],
+    workdir: '/srv/new/dir',
+    user: 'app',
+    hostname: 'testbox',
+  }));
+  assert.is(r.fail, undefined, r.console);
+  assert.equal(r.frames, ['H', 'R', 'X'], r.console);
+  assert.is(r.code, 1, r.console); // grep -c of nothing exits 1: the last command's status
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines, [
+    'out1', '1000', '1000', '1000 2000', '/srv/new/dir',
+    `FOO=bar baz HOME=/home/app PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    'testbox', '0', 'out-end',
+  ], r.stdout);
+  assert.is(r.stderr, 'err1\n');
+  assert.equal(r.counts, [Buffer.byteLength(r.stdout), Buffer.byteLength(r.stderr)]);
+});
+
+t('ctl mode: exit 42 and a large output fully delivered before B', async () => {
+  const r = await bootCtl(ctlInitrd, rt(sh('i=0; while [ $i -lt 2000 ]; do echo "line $i 0123456789abcdefghijklmnopqrstuvwxyz"; i=$((i+1)); done; exit 42')));
+  assert.is(r.code, 42, r.console);
+  const lines = r.stdout.split('\n');
+  assert.is(lines.length, 2001);
+  assert.is(lines[1999], 'line 1999 0123456789abcdefghijklmnopqrstuvwxyz');
+  assert.equal(r.counts, [Buffer.byteLength(r.stdout), 0]);
+});
+
+t('ctl mode: command not found → 127 with a message on the app stderr', async () => {
+  const r = await bootCtl(ctlInitrd, rt({ args: ['no-such-cmd', 'x'], env: ['PATH=/bin:/usr/bin'] }));
+  assert.is(r.code, 127, r.console);
+  assert.is(r.stderr, 'hyperstart: no-such-cmd: not found\n');
+  assert.not.ok(r.frames.includes('R'));
+});
+
+t('ctl mode: not executable → 126', async () => {
+  const r = await bootCtl(ctlInitrd, rt({ args: ['/etc/not-executable'], env: [] }));
+  assert.is(r.code, 126, r.console);
+  assert.match(r.stderr, /hyperstart: \/etc\/not-executable: Permission denied/);
+});
+
+t('ctl mode: K 9 kills the app → 137; background processes do not keep the VM alive', async () => {
+  const r = await bootCtl(ctlInitrd, rt(sh('sleep 1000 & echo started; sleep 1000')), {
+    onFrame: (type, _p, send) => { if (type === 'R') setTimeout(() => send('K', u32(9)), 1500); },
+  });
+  assert.is(r.code, 137, r.console);
+  assert.is(r.stdout, 'started\n');
+});
+
+t('ctl mode: K 15 is forwarded to the process group (trap runs)', async () => {
+  const r = await bootCtl(ctlInitrd, rt(sh('trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.2; done')), {
+    onFrame: (type, _p, send) => { if (type === 'R') setTimeout(() => send('K', u32(15)), 1500); },
+  });
+  assert.is(r.code, 3, r.console);
+  assert.is(r.stdout, 'ready\ngot TERM\n');
+});
+
+t('ctl mode: stdin via I/E (stdin 1); without it stdin is /dev/null', async () => {
+  const r = await bootCtl(ctlInitrd, rt(sh('cat; echo "[done]"'), { stdin: true }), {
+    onFrame: (type, _p, send) => {
+      if (type === 'R') { send('I', Buffer.from('hello ')); send('I', Buffer.from('stdin\n')); send('E'); }
+    },
+  });
+  assert.is(r.code, 0, r.console);
+  assert.is(r.stdout, 'hello stdin\n[done]\n');
+  const r2 = await bootCtl(ctlInitrd, rt(sh('cat; echo "[eof]"')));
+  assert.is(r2.stdout, '[eof]\n', r2.console);
+});
+
+t('ctl mode: tty — pty is the controlling terminal, W sets its size, no stderr', async () => {
+  const spec = { ...sh('tty; sleep 1; stty size; echo err >&2; exit 7'), tty: true };
+  const r = await bootCtl(ctlInitrd, rt(spec), {
+    onFrame: (type, _p, send) => {
+      if (type === 'H') { const w = Buffer.alloc(4); w.writeUInt16BE(33, 0); w.writeUInt16BE(101, 2); send('W', w); }
+    },
+  });
+  assert.is(r.code, 7, r.console);
+  assert.match(r.stdout, /^\/dev\/pts\/0\r\n33 101\r\nerr\r\n$/);
+  assert.is(r.stderr, '');
+});
+
+t('ctl mode: HyperStart failure → F (unknown user)', async () => {
+  const r = await bootCtl(ctlInitrd, rt({ ...sh('true'), user: 'nobody-here' }));
+  assert.match(r.fail ?? '', 'unable to find user nobody-here');
+  assert.not.ok(r.frames.includes('X'));
+});
+
+test.run();

@@ -1,0 +1,222 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { sha256Digest } from '../digest/digest.ts';
+import { formatPlatform, type Platform } from '../image/descriptor.ts';
+import {
+  BUNDLE_MANIFEST_NAME,
+  BUNDLE_MEDIA_TYPE,
+  INITRAMFS_FILE_NAMES,
+  KERNEL_FILE_NAME,
+  type BundleManifest,
+  type Compression,
+} from '../bundle/manifest.ts';
+import { writeBundle } from '../bundle/write-bundle.ts';
+import { loadVerifiedBundle } from '../boot/verify-bundle.ts';
+import { compress } from '../compress/compress.ts';
+import { encodeSpec } from '../hyperstart/spec.ts';
+import { HYPERSTART_VERSION } from '../hyperstart/version.ts';
+import { loadHyperStartBinary } from '../hyperstart/binary.ts';
+import { assembleInitramfs } from '../initramfs/assemble.ts';
+import { addHyperStart } from '../initramfs/hyperstart-files.ts';
+import { resolveKernel, type ResolvedKernel } from '../kernel/resolve-kernel.ts';
+import { readLayer } from '../layers/layer-reader.ts';
+import type { Step } from '../progress/steps.ts';
+import { openImageSource } from '../source/open-source.ts';
+import type { ResolvedImage } from '../source/image-source.ts';
+import { applyLayer, type LayerLimits } from '../tree/apply-layer.ts';
+import { RootfsTree } from '../tree/rootfs-tree.ts';
+import { buildKey } from './build-key.ts';
+import { fileDigest } from './file-digest.ts';
+import { imageSpec } from './image-spec.ts';
+
+export const DEFAULT_MAX_ROOTFS_SIZE = 2 * 1024 ** 3;
+/** What the bundle boots with before `boot` adds console and machine options. */
+export const BUNDLE_CMDLINE = 'rdinit=/.hyperstart/init panic=-1';
+
+export interface BuildOptions {
+  reference: string;
+  outDir: string;
+  cacheDir: string;
+  platform: Platform;
+  compression: Compression;
+  kernelPath?: string;
+  maxRootfsSize: number;
+  sourceDateEpoch?: number;
+  hyperbuildVersion: string;
+}
+
+interface CachedInitramfs {
+  path: string;
+  digest: string;
+  size: number;
+  uncompressedSize: number;
+  rootfsBytes: number;
+}
+
+export interface BuildContext {
+  opts: BuildOptions;
+  image?: ResolvedImage;
+  kernel?: ResolvedKernel & { digest: string; size: number };
+  hyperstart?: { bytes: Buffer; digest: string };
+  key?: string;
+  upToDate?: boolean;
+  initramfs?: CachedInitramfs;
+  manifest?: BundleManifest;
+}
+
+const keyHex = (key: string) => key.slice('sha256:'.length);
+
+async function cachedInitramfs(cacheDir: string, key: string): Promise<CachedInitramfs | undefined> {
+  try {
+    const meta = JSON.parse(await readFile(join(cacheDir, 'initramfs', `${keyHex(key)}.json`), 'utf8')) as CachedInitramfs;
+    const { digest, size } = await fileDigest(meta.path);
+    return digest === meta.digest && size === meta.size ? meta : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function bundleIsCurrent(outDir: string, key: string): Promise<BundleManifest | undefined> {
+  try {
+    const manifest = JSON.parse(await readFile(join(outDir, BUNDLE_MANIFEST_NAME), 'utf8')) as BundleManifest;
+    if (manifest.buildKey !== key) return undefined;
+    return await loadVerifiedBundle(outDir);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Merge the layers, add HyperStart, and write the compressed initramfs into the cache. */
+async function buildInitramfs(ctx: BuildContext, report: (line: string) => void): Promise<CachedInitramfs> {
+  const { opts } = ctx;
+  const image = ctx.image!;
+  const tree = new RootfsTree();
+  const limits: LayerLimits = { maxBytes: opts.maxRootfsSize, bytesSoFar: 0 };
+  const layers = image.manifest.layers;
+  for (let i = 0; i < layers.length; i++) {
+    const desc = layers[i];
+    const label = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)}) of ${image.reference}`;
+    report(`applying ${label}`);
+    await applyLayer(tree, readLayer(image.readBlob(desc), desc, image.config.diffIds[i], label), i, label, limits);
+  }
+  const kernel = ctx.kernel!;
+  const moduleFiles = await Promise.all(kernel.modules.map(async (m) => ({ name: `${m.name}.ko`, content: await readFile(m.hostPath) })));
+  const spec = imageSpec(image.config.runtime, tree, moduleFiles.map((m) => `/.hyperstart/modules/${m.name}`));
+  const mtime = opts.sourceDateEpoch ?? 0;
+  addHyperStart(tree, { init: ctx.hyperstart!.bytes, spec: encodeSpec(spec), modules: moduleFiles }, mtime);
+
+  report(`writing initramfs (${opts.compression})`);
+  const dir = join(opts.cacheDir, 'initramfs');
+  await mkdir(dir, { recursive: true });
+  const final = join(dir, `${keyHex(ctx.key!)}.cpio${INITRAMFS_FILE_NAMES[opts.compression].slice('initramfs.cpio'.length)}`);
+  const tmp = `${final}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let uncompressedSize = 0;
+  const counted = async function* (source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
+      uncompressedSize += chunk.length;
+      yield chunk;
+    }
+  };
+  try {
+    await pipeline(compress(opts.compression, counted(assembleInitramfs(tree, { sourceDateEpoch: opts.sourceDateEpoch }))), createWriteStream(tmp));
+    await rename(tmp, final);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  const { digest, size } = await fileDigest(final);
+  const meta: CachedInitramfs = { path: final, digest, size, uncompressedSize, rootfsBytes: limits.bytesSoFar };
+  await writeFile(join(dir, `${keyHex(ctx.key!)}.json`), JSON.stringify(meta));
+  return meta;
+}
+
+function bundleManifest(ctx: BuildContext): BundleManifest {
+  const { opts, image, kernel, initramfs, hyperstart } = ctx as Required<BuildContext>;
+  return {
+    schemaVersion: 1,
+    mediaType: BUNDLE_MEDIA_TYPE,
+    source: {
+      reference: opts.reference,
+      manifestDigest: image.manifestDigest,
+      configDigest: image.configDigest,
+      platform: formatPlatform(image.config.platform),
+    },
+    image: image.config.runtime,
+    kernel: { name: KERNEL_FILE_NAME, digest: kernel.digest, size: kernel.size, ...kernel.kernel },
+    initramfs: {
+      name: INITRAMFS_FILE_NAMES[opts.compression],
+      digest: initramfs.digest,
+      size: initramfs.size,
+      compression: opts.compression,
+      uncompressedSize: initramfs.uncompressedSize,
+    },
+    cmdline: BUNDLE_CMDLINE,
+    hyperstart: { version: HYPERSTART_VERSION, digest: hyperstart.digest },
+    rootfsBytes: initramfs.rootfsBytes,
+    ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}),
+    buildKey: ctx.key!,
+  };
+}
+
+/** The build as progress steps: image source → layers → merged tree → initramfs → bundle. */
+export function buildSteps(): Step<BuildContext>[] {
+  return [
+    {
+      title: 'Resolve image',
+      run: async (ctx, report) => {
+        ctx.image = await openImageSource(ctx.opts.reference).resolve({ platform: ctx.opts.platform, cacheDir: ctx.opts.cacheDir, log: report });
+        report(`${ctx.image.manifestDigest} (${ctx.image.manifest.layers.length} layers)`);
+      },
+    },
+    {
+      title: 'Kernel and HyperStart',
+      run: async (ctx, report) => {
+        const kernel = await resolveKernel({ kernelPath: ctx.opts.kernelPath, cacheDir: ctx.opts.cacheDir, log: report });
+        ctx.kernel = { ...kernel, ...(await fileDigest(kernel.path)) };
+        const hs = await loadHyperStartBinary();
+        ctx.hyperstart = { bytes: hs.bytes, digest: sha256Digest(hs.bytes) };
+        ctx.key = buildKey({
+          hyperbuildVersion: ctx.opts.hyperbuildVersion,
+          imageContentKey: ctx.image!.contentKey,
+          platform: formatPlatform(ctx.opts.platform),
+          kernelDigest: ctx.kernel.digest,
+          hyperstartDigest: ctx.hyperstart.digest,
+          compression: ctx.opts.compression,
+          sourceDateEpoch: ctx.opts.sourceDateEpoch,
+          maxRootfsSize: ctx.opts.maxRootfsSize,
+        });
+        const current = await bundleIsCurrent(ctx.opts.outDir, ctx.key);
+        if (current) {
+          ctx.upToDate = true;
+          ctx.manifest = current;
+        }
+        report(`${kernel.kernel.kind} kernel ${kernel.kernel.release ?? ''}`.trim());
+      },
+    },
+    {
+      title: 'Build initramfs',
+      skip: (ctx) => (ctx.upToDate ? 'bundle is up to date' : false),
+      run: async (ctx, report) => {
+        ctx.initramfs = (await cachedInitramfs(ctx.opts.cacheDir, ctx.key!)) ?? (await buildInitramfs(ctx, report));
+      },
+    },
+    {
+      title: 'Write bundle',
+      skip: (ctx) => (ctx.upToDate ? 'bundle is up to date' : false),
+      run: async (ctx) => {
+        ctx.manifest = bundleManifest(ctx);
+        await writeBundle(
+          ctx.opts.outDir,
+          [
+            { name: KERNEL_FILE_NAME, from: ctx.kernel!.path },
+            { name: ctx.manifest.initramfs.name, from: ctx.initramfs!.path },
+          ],
+          ctx.manifest,
+        );
+      },
+    },
+  ];
+}

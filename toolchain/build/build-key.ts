@@ -1,0 +1,21 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Everything that determines the bytes of a bundle. Equal keys mean an
+ * identical bundle, so a rebuild with an equal key is a no-op.
+ */
+export interface BuildInputs {
+  hyperbuildVersion: string;
+  imageContentKey: string;
+  platform: string;
+  kernelDigest: string;
+  hyperstartDigest: string;
+  compression: string;
+  sourceDateEpoch?: number;
+  maxRootfsSize: number;
+}
+
+export function buildKey(inputs: BuildInputs): string {
+  const canonical = JSON.stringify(Object.entries(inputs).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
+}

@@ -1,0 +1,112 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.ts';
+import { ACCEL_CHOICES, type AccelRequest } from '../../boot/accel.ts';
+import { parseDurationMs } from '../../boot/duration.ts';
+import { parseEnvEntry, readEnvFile } from '../../boot/env-options.ts';
+import { parseMemory } from '../../boot/memory.ts';
+import { parsePublish } from '../../boot/publish.ts';
+import { QemuHypervisor } from '../../boot/qemu.ts';
+import { runBoot, type BootResult } from '../../boot/session.ts';
+import { parseVolume } from '../../boot/volume.ts';
+import { BadInputError } from '../../errors/errors.ts';
+
+export default class Boot extends BaseCommand {
+  static description = 'boot a bundle like `docker run`: the app\'s output, stdin and exit code are yours';
+
+  static usage = 'boot [FLAGS] BUNDLE_DIR [-- COMMAND [ARGS...]]';
+
+  static examples = [
+    '<%= config.bin %> boot out/busybox',
+    '<%= config.bin %> boot -e NAME=world out/busybox -- sh -c \'echo hello $NAME\'',
+    '<%= config.bin %> boot -p 8080:80 -v ./site:/www:ro out/busybox -- httpd -f -h /www',
+    '<%= config.bin %> boot -it out/busybox -- sh',
+  ];
+
+  // Everything after `--` is the command; run() splits it off and parses the rest strictly.
+  static strict = false;
+
+  static args = {
+    bundle: Args.string({ description: 'bundle directory (holds bundle.json)', required: true }),
+  };
+
+  static flags = {
+    entrypoint: Flags.string({ description: 'replace the image entrypoint (and drop its cmd); \'\' removes it' }),
+    env: Flags.string({ char: 'e', description: 'set NAME=VALUE, or pass NAME from this environment', multiple: true, multipleNonGreedy: true }),
+    'env-file': Flags.string({ description: 'read NAME=VALUE lines from a file', multiple: true, multipleNonGreedy: true }),
+    workdir: Flags.string({ char: 'w', description: 'working directory of the app (absolute)' }),
+    user: Flags.string({ char: 'u', description: 'run the app as name|uid[:group|gid]' }),
+    hostname: Flags.string({ description: 'the VM\'s hostname' }),
+    tty: Flags.boolean({ char: 't', description: 'run the app on a terminal (raw mode here, window size forwarded)' }),
+    interactive: Flags.boolean({ char: 'i', description: 'forward stdin to the app' }),
+    publish: Flags.string({ char: 'p', description: 'forward [IP:]HOST:GUEST[/tcp|udp]; binds 127.0.0.1 unless IP is given', multiple: true, multipleNonGreedy: true }),
+    volume: Flags.string({ char: 'v', description: 'share a host directory: HOST:GUEST[:ro] (virtio-9p)', multiple: true, multipleNonGreedy: true }),
+    network: Flags.string({ description: 'user (NAT, 10.0.2.15) or none (loopback only)', options: ['user', 'none'], default: 'user' }),
+    memory: Flags.string({ char: 'm', description: 'guest RAM, e.g. 256m or 1g (default: grows with the initramfs)' }),
+    cpus: Flags.integer({ description: 'virtual CPUs', default: 1, min: 1, max: 255 }),
+    accel: Flags.string({ description: 'accelerator; auto uses KVM only when it really works, else TCG', options: [...ACCEL_CHOICES], default: 'auto' }),
+    timeout: Flags.string({ description: 'kill the VM when the whole run takes longer (exit 124), e.g. 60s' }),
+    'stop-timeout': Flags.string({ description: 'after SIGINT/SIGTERM, seconds until the VM is killed (exit 137)', default: '10' }),
+    verbose: Flags.boolean({ description: 'show the QEMU command line and the guest console live' }),
+  };
+
+  async run(): Promise<BootResult> {
+    const dashdash = this.argv.indexOf('--');
+    const before = dashdash < 0 ? this.argv : this.argv.slice(0, dashdash);
+    const command = dashdash < 0 ? [] : this.argv.slice(dashdash + 1);
+    const { args, flags } = await this.parse(
+      { args: Boot.args, flags: Boot.flags, baseFlags: Boot.baseFlags, enableJsonFlag: true, strict: true },
+      before,
+    );
+    // parse() narrowed this.argv; --json and --debug are looked up there later.
+    this.argv = [...before, ...(dashdash < 0 ? [] : ['--', ...command])];
+
+    const hostEnv = process.env;
+    const envFiles = (flags['env-file'] ?? []).flatMap((f) => readEnvFile(f, hostEnv));
+    const env = (flags.env ?? []).map((e) => parseEnvEntry(e, hostEnv, '--env')).filter((e): e is string => e !== undefined);
+    const volumes = (flags.volume ?? []).map((v, i) => parseVolume(v, i));
+    const network = flags.network as 'user' | 'none';
+    const publish = (flags.publish ?? []).map(parsePublish);
+    if (publish.length && network === 'none') {
+      throw new BadInputError('--publish needs --network user', { hint: 'drop --network none or the -p flags' });
+    }
+
+    const result = await runBoot({
+      bundleDir: args.bundle,
+      hypervisor: new QemuHypervisor(),
+      accel: flags.accel as AccelRequest,
+      memoryMiB: flags.memory === undefined ? undefined : parseMemory(flags.memory),
+      cpus: flags.cpus,
+      publish,
+      overrides: {
+        entrypoint: flags.entrypoint,
+        args: command,
+        envFiles,
+        env,
+        workdir: flags.workdir,
+        user: flags.user,
+        hostname: flags.hostname,
+        tty: flags.tty,
+        network,
+        volumes,
+      },
+      interactive: flags.interactive,
+      verbose: flags.verbose,
+      timeoutMs: flags.timeout === undefined ? undefined : parseDurationMs(flags.timeout, '--timeout'),
+      stopTimeoutMs: parseDurationMs(flags['stop-timeout'], '--stop-timeout'),
+    });
+    if (flags.interactive) process.stdin.destroy();
+
+    if (result.outcome === 'vm-died' || result.outcome === 'timeout' || (result.outcome === 'stop-killed' && result.message)) {
+      if (result.outcome === 'vm-died') process.stderr.write(`hyperbuild: error: ${result.message}\n`);
+      if (result.console?.length && !flags.verbose) {
+        process.stderr.write(`hyperbuild: last console lines:\n${result.console.map((l) => `  | ${l}`).join('\n')}\n`);
+      }
+      if (result.outcome === 'vm-died') process.stderr.write('hint: rerun with --verbose to watch the guest console\n');
+    }
+    if (result.exitCode !== 0) {
+      if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
+      this.exit(result.exitCode);
+    }
+    return result;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Runs a command-line (de)compressor as a stream filter: our bytes go to its
+ * stdin, its stdout comes back as an async iterable. Node 20's zlib has no
+ * zstd and no lz4, and Debian's tools are fast, exact and already what the
+ * kernel's own build uses.
+ *
+ * The child never outlives the iteration: it is killed when the consumer
+ * stops early, when the input fails, or when anything throws, and its stdin
+ * errors (EPIPE when it dies first) are caught here rather than crashing the
+ * process. A failing tool's stderr ends up in the error message, because
+ * "exit code 1" alone tells a user nothing.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { HyperbuildError } from '../errors/errors.ts';
+
+export interface FilterCommand {
+  command: string;
+  args: readonly string[];
+  /** Debian package that provides `command`, for the "how to fix" hint. */
+  debianPackage: string;
+}
+
+/** Turns the tool's failure (stderr text, exit status) into the error to throw. */
+export type FailureMapper = (detail: string) => Error;
+
+const STDERR_LIMIT = 4096;
+
+export async function* spawnFilter(
+  cmd: FilterCommand,
+  input: AsyncIterable<Buffer>,
+  onFailure: FailureMapper,
+): AsyncGenerator<Buffer> {
+  const child: ChildProcessWithoutNullStreams = spawn(cmd.command, cmd.args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // LC_ALL=C keeps tool messages stable for users and tests.
+    env: { ...process.env, LC_ALL: 'C' },
+  });
+
+  let spawnError: NodeJS.ErrnoException | undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      spawnError ??= err;
+      resolve({ code: null, signal: null });
+    });
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
+    if (stderr.length < STDERR_LIMIT) stderr += text.slice(0, STDERR_LIMIT - stderr.length);
+  });
+  // EPIPE/ECONNRESET when the tool exits before reading all input: the exit
+  // status and stderr say why, so the write error itself is not interesting.
+  child.stdin.on('error', () => {});
+
+  let inputError: { error: unknown } | undefined;
+  let stopped = false;
+  const feeding = (async () => {
+    try {
+      for await (const chunk of input) {
+        if (stopped || child.stdin.destroyed) return;
+        if (!child.stdin.write(chunk)) await drainedOrClosed(child);
+      }
+      child.stdin.end();
+    } catch (error) {
+      inputError = { error };
+      child.kill('SIGKILL');
+    }
+  })();
+
+  let finished = false;
+  try {
+    for await (const chunk of child.stdout) yield chunk as Buffer;
+    const { code, signal } = await exited;
+    await feeding;
+    if (inputError !== undefined) throw inputError.error;
+    if (spawnError !== undefined) throw spawnFailure(cmd, spawnError);
+    if (code !== 0) {
+      const status = signal !== null ? `was killed by ${signal}` : `exited with status ${code}`;
+      const said = stderr.trim();
+      throw onFailure(`${cmd.command} ${status}${said ? `: ${said}` : ''}`);
+    }
+    finished = true;
+  } catch (error) {
+    // A missing binary can surface as a stdout error before 'error' fires.
+    if (spawnError !== undefined && !(error instanceof HyperbuildError)) throw spawnFailure(cmd, spawnError);
+    throw error;
+  } finally {
+    if (!finished) {
+      stopped = true;
+      child.stdin.destroy();
+      child.stdout.destroy();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // Wait for the child so none is left behind, but not for the input:
+      // it may be slow to yield, and the feeder stops at its next chunk.
+      await exited;
+    }
+  }
+}
+
+function drainedOrClosed(child: ChildProcessWithoutNullStreams): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.stdin.destroyed) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      child.stdin.off('drain', done);
+      child.stdin.off('close', done);
+      resolve();
+    };
+    child.stdin.on('drain', done);
+    child.stdin.on('close', done);
+  });
+}
+
+function spawnFailure(cmd: FilterCommand, err: NodeJS.ErrnoException): HyperbuildError {
+  if (err.code === 'ENOENT') {
+    return new HyperbuildError(`\`${cmd.command}\` is not installed (needed for ${cmd.debianPackage} compression)`, {
+      hint: `Install it: apt-get install ${cmd.debianPackage}`,
+      cause: err,
+    });
+  }
+  return new HyperbuildError(`cannot run \`${cmd.command}\`: ${err.message}`, { cause: err });
+}

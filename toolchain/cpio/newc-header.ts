@@ -1,0 +1,129 @@
+/**
+ * The 110-byte "newc" (SVR4, no CRC) cpio header: the magic "070701" and
+ * thirteen 8-digit hex fields. It is the only cpio format the Linux kernel's
+ * initramfs unpacker reads (init/initramfs.c also takes "070702", whose check
+ * field it ignores).
+ *
+ * Hex digits are written in UPPERCASE, as the kernel's own usr/gen_init_cpio
+ * and GNU cpio 2.13 write them, so our archives can be compared byte for byte
+ * with theirs. Both cases are accepted when reading (the kernel does too).
+ */
+import { BadInputError, HyperbuildError } from '../errors/errors.ts';
+
+export const NEWC_MAGIC = '070701';
+/** newc with a byte-sum checksum; the kernel accepts it, so we read it too. */
+export const NEWC_CRC_MAGIC = '070702';
+export const NEWC_HEADER_SIZE = 110;
+/** Largest value of any field: 8 hex digits. */
+export const NEWC_FIELD_MAX = 0xffffffff;
+/** The kernel refuses names longer than PATH_MAX bytes including the NUL. */
+export const NEWC_NAME_MAX = 4096;
+
+/** The fields a writer chooses; namesize and check follow from the name and format. */
+export interface CpioHeader {
+  /** Hardlinks share (devmajor, devminor, ino); see newc-writer.ts. */
+  ino: number;
+  /** Full st_mode: S_IFMT type bits | permissions (see file-mode.ts). */
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  /** Body bytes that follow the name; for a symlink, the target's length. */
+  filesize: number;
+  /** Device of the file system the inode lives on (part of hardlink identity). */
+  devmajor: number;
+  devminor: number;
+  /** For character and block devices: the device they refer to. */
+  rdevmajor: number;
+  rdevminor: number;
+}
+
+/** A header as found in an archive. */
+export interface DecodedNewcHeader extends CpioHeader {
+  magic: typeof NEWC_MAGIC | typeof NEWC_CRC_MAGIC;
+  /** Name length including its terminating NUL. */
+  namesize: number;
+  check: number;
+}
+
+/** Field order on disk; namesize sits between rdevminor and check. */
+const FIELDS = [
+  'ino',
+  'mode',
+  'uid',
+  'gid',
+  'nlink',
+  'mtime',
+  'filesize',
+  'devmajor',
+  'devminor',
+  'rdevmajor',
+  'rdevminor',
+  'namesize',
+  'check',
+] as const;
+
+type FieldName = (typeof FIELDS)[number];
+
+function fieldError(field: FieldName, value: number, name: string): HyperbuildError {
+  if (field === 'filesize' && Number.isSafeInteger(value) && value > NEWC_FIELD_MAX) {
+    return new HyperbuildError(
+      `${name}: newc cannot hold files of 4 GiB or more; use --rootfs ext4 (this file is ${value} bytes)`,
+      { hint: 'An initramfs is an unpacked copy of the whole root file system in RAM; images with files this large belong on a disk root file system: --rootfs ext4.' },
+    );
+  }
+  if (field === 'mtime' && Number.isSafeInteger(value) && (value < 0 || value > NEWC_FIELD_MAX)) {
+    return new HyperbuildError(
+      `${name}: mtime ${value} does not fit newc's unsigned 32-bit field (1970..2106)`,
+      { hint: 'Set SOURCE_DATE_EPOCH to clamp file times into range.' },
+    );
+  }
+  return new HyperbuildError(`${name}: cpio ${field} ${value} does not fit newc's unsigned 32-bit field`);
+}
+
+/**
+ * Encodes header + namesize into the 110 header bytes. `nameForErrors` is only
+ * used to say which entry is at fault.
+ */
+export function encodeNewcHeader(header: CpioHeader, namesize: number, nameForErrors: string): Buffer {
+  const values: Record<FieldName, number> = { ...header, namesize, check: 0 };
+  let text = NEWC_MAGIC;
+  for (const field of FIELDS) {
+    const value = values[field];
+    if (!Number.isInteger(value) || value < 0 || value > NEWC_FIELD_MAX) {
+      throw fieldError(field, value, nameForErrors);
+    }
+    text += value.toString(16).toUpperCase().padStart(8, '0');
+  }
+  return Buffer.from(text, 'latin1');
+}
+
+const HEX_FIELD = /^[0-9a-fA-F]{8}$/;
+
+/** Decodes the 110 header bytes at archive offset `offset` (for messages). */
+export function decodeNewcHeader(bytes: Buffer, offset: number, label: string): DecodedNewcHeader {
+  if (bytes.length < NEWC_HEADER_SIZE) {
+    throw new BadInputError(`${label}: cpio archive truncated inside a header at offset ${offset}`);
+  }
+  const magic = bytes.toString('latin1', 0, 6);
+  if (magic !== NEWC_MAGIC && magic !== NEWC_CRC_MAGIC) {
+    throw new BadInputError(
+      `${label}: not a newc cpio header at offset ${offset} (magic ${JSON.stringify(magic)}, expected "070701")`,
+      { hint: 'Only the newc format (cpio -H newc) is supported, as in the Linux kernel.' },
+    );
+  }
+  const values = {} as Record<FieldName, number>;
+  FIELDS.forEach((field, i) => {
+    const start = 6 + i * 8;
+    const digits = bytes.toString('latin1', start, start + 8);
+    if (!HEX_FIELD.test(digits)) {
+      throw new BadInputError(
+        `${label}: cpio header at offset ${offset} has a malformed ${field} field ${JSON.stringify(digits)}`,
+      );
+    }
+    values[field] = Number.parseInt(digits, 16);
+  });
+  return { magic, ...values };
+}

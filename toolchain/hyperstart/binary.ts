@@ -1,0 +1,26 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HyperbuildError } from '../errors/errors.ts';
+
+/** The package root: the nearest directory above this module with our package.json (works from dist/ and from source). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'initramfs'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new HyperbuildError('cannot find the hyperbuild package root (package.json beside initramfs/)');
+    dir = up;
+  }
+}
+
+/** The static HyperStart built by `make hyperstart`; HYPERSTART_BINARY overrides. */
+export async function loadHyperStartBinary(env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; bytes: Buffer }> {
+  const path = env.HYPERSTART_BINARY || join(packageRoot(), 'initramfs', 'hyperstart', 'out', 'hyperstart');
+  try {
+    return { path, bytes: await readFile(path) };
+  } catch {
+    throw new HyperbuildError(`HyperStart is not built (no ${path})`, { hint: 'run `make hyperstart` (needs musl-tools: apt-get install musl-tools)' });
+  }
+}

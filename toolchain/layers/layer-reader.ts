@@ -1,0 +1,60 @@
+import { BadInputError } from '../errors/errors.ts';
+import { verifyStream } from '../digest/digest.ts';
+import type { Descriptor } from '../image/descriptor.ts';
+import { layerCompression, type LayerCompression } from '../image/media-types.ts';
+import { decompress } from '../compress/decompress.ts';
+import { readTar, type TarMember } from '../tar/reader.ts';
+
+/** Compression by magic bytes; layers from `docker save` are often mislabelled as plain tar. */
+function sniff(first: Buffer): LayerCompression {
+  if (first[0] === 0x1f && first[1] === 0x8b) return 'gzip';
+  if (first.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+/** Re-yield a stream after peeking at its first bytes. */
+async function peek(source: AsyncIterable<Buffer>, n: number): Promise<{ head: Buffer; stream: AsyncIterable<Buffer> }> {
+  const it = source[Symbol.asyncIterator]();
+  const buffered: Buffer[] = [];
+  let have = 0;
+  let done = false;
+  while (have < n) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    buffered.push(r.value);
+    have += r.value.length;
+  }
+  const head = Buffer.concat(buffered);
+  async function* rest() {
+    if (head.length) yield head;
+    if (done) return;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  return { head: head.length >= 4 ? head : Buffer.concat([head, Buffer.alloc(4)]), stream: rest() };
+}
+
+/**
+ * The tar members of one layer: the blob verified against its digest, then
+ * decompressed and verified against the config's diff_id, all as one stream.
+ * The digests are only known to be right when the last member has been read.
+ */
+export async function* readLayer(blob: AsyncIterable<Buffer>, desc: Descriptor, diffId: string, label: string): AsyncGenerator<TarMember> {
+  const declared = layerCompression(desc.mediaType) ?? 'none';
+  const { head, stream } = await peek(blob, 4);
+  const actual = sniff(head);
+  if (declared !== 'none' && actual !== declared) {
+    throw new BadInputError(`${label}: media type says ${declared} but the content is ${actual === 'none' ? 'not compressed' : actual}`);
+  }
+  const tarBytes = actual === 'none' ? stream : decompress(actual, stream, label);
+  const verified = verifyStream(tarBytes, { digest: diffId, label: `${label} (uncompressed, diff_id)` })[Symbol.asyncIterator]();
+  // The tar reader stops at the end-of-archive marker; shield the stream from
+  // being closed there so we can drain the tail and let the diff_id check run.
+  const shielded: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => verified.next() }) };
+  yield* readTar(shielded, label);
+  for (let r = await verified.next(); !r.done; r = await verified.next()) {
+    // trailing zero blocks: only their digest matters
+  }
+}

@@ -1,0 +1,44 @@
+import { Listr, ListrLogger, ProcessOutput } from 'listr2';
+
+/** One stage of a long command, shown as a progress line. */
+export interface Step<C> {
+  title: string;
+  /** Return a reason to show the step as skipped (e.g. "cached"). */
+  skip?: (ctx: C) => string | false;
+  run: (ctx: C, report: (line: string) => void) => Promise<void>;
+}
+
+/** `auto`: a live tree on a terminal, plain lines otherwise; `silent` for --json and tests. */
+export type ProgressMode = 'auto' | 'silent';
+
+/**
+ * Run steps in order with listr2. Progress goes to stderr so stdout stays
+ * clean for results (`--json`); errors propagate unchanged to the caller.
+ */
+export async function runSteps<C extends object>(steps: Step<C>[], ctx: C, mode: ProgressMode): Promise<C> {
+  const stderr = process.stderr;
+  const logger = new ListrLogger({ processOutput: new ProcessOutput(stderr, stderr) });
+  const list = new Listr<C, 'default', 'simple'>(
+    steps.map((s) => ({
+      title: s.title,
+      skip: s.skip ? (c: C) => s.skip!(c) : undefined,
+      task: async (c: C, task) => {
+        await s.run(c, (line) => {
+          task.output = line;
+        });
+      },
+    })),
+    {
+      ctx,
+      renderer: 'default',
+      fallbackRenderer: 'simple',
+      fallbackRendererCondition: !stderr.isTTY,
+      silentRendererCondition: mode === 'silent',
+      rendererOptions: { logger, collapseSubtasks: false },
+      fallbackRendererOptions: { logger },
+      registerSignalListeners: false,
+      exitOnError: true,
+    },
+  );
+  return list.run();
+}

@@ -1,0 +1,38 @@
+import { BadInputError } from '../errors/errors.ts';
+import type { RegistryClient } from './client.ts';
+import type { Descriptor, ImageIndex, ImageManifest } from './manifest.ts';
+import type { FetchedManifest } from './manifest-fetch.ts';
+import { fetchManifest } from './manifest-fetch.ts';
+import type { Platform } from './platform.ts';
+import { formatPlatform, platformMatches } from './platform.ts';
+
+/**
+ * Reference → one image manifest: an index or manifest list is narrowed to
+ * the requested platform; a plain manifest is taken as it is.
+ */
+export interface ResolvedImage {
+  /** What the reference points at (an index, or the manifest itself). */
+  top: FetchedManifest;
+  /** The image manifest for the platform. */
+  image: FetchedManifest & { manifest: ImageManifest };
+}
+
+export function selectPlatform(index: ImageIndex, wanted: Platform, label: string): Descriptor {
+  const match = index.manifests.find((m) => m.platform && platformMatches(wanted, m.platform));
+  if (match) return match;
+  const available = index.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ');
+  throw new BadInputError(`${label} has no image for ${formatPlatform(wanted)} (it has: ${available || 'nothing'})`, {
+    hint: 'pick one of those with --platform',
+  });
+}
+
+export async function resolveImage(client: RegistryClient, repository: string, reference: string, platform: Platform): Promise<ResolvedImage> {
+  const top = await fetchManifest(client, repository, reference);
+  if (top.parsed.kind === 'image') return { top, image: { ...top, manifest: top.parsed.manifest } };
+  const chosen = selectPlatform(top.parsed.index, platform, `${client.registry}/${repository}:${reference}`);
+  const child = await fetchManifest(client, repository, chosen.digest);
+  if (child.parsed.kind !== 'image') {
+    throw new BadInputError(`${client.registry}/${repository}@${chosen.digest} is an index inside an index, which hyperbuild does not follow`);
+  }
+  return { top, image: { ...child, manifest: child.parsed.manifest } };
+}

@@ -1,0 +1,53 @@
+import { BadInputError } from '../errors/errors.ts';
+import { verifyStream } from '../digest/digest.ts';
+import type { Descriptor, Platform } from '../image/descriptor.ts';
+import { parseImageConfig } from '../image/image-config.ts';
+import { MAX_MANIFEST_BYTES, assertBuildableImage, parseManifestOrIndex, type ImageManifest } from '../image/manifest.ts';
+import { selectPlatform } from '../image/platform-select.ts';
+import type { ResolvedImage } from './image-source.ts';
+
+/** Raw (unverified) access to blobs by digest; resolution verifies everything it reads. */
+export type RawBlobReader = (digest: string) => AsyncIterable<Buffer>;
+
+export async function readSmallBlob(raw: RawBlobReader, desc: Descriptor, what: string): Promise<Buffer> {
+  if (desc.size > MAX_MANIFEST_BYTES) throw new BadInputError(`${what} ${desc.digest} claims ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
+  const chunks: Buffer[] = [];
+  for await (const c of verifyStream(raw(desc.digest), { digest: desc.digest, size: desc.size, label: `${what} ${desc.digest}` })) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Follow a descriptor (index → platform manifest → config) to one buildable
+ * image. Shared by every source that can read blobs by digest.
+ */
+export async function resolveDescriptor(
+  raw: RawBlobReader,
+  start: Descriptor,
+  opts: { platform: Platform; reference: string; contentKey?: string },
+): Promise<ResolvedImage> {
+  let desc = start;
+  let manifest: ImageManifest | undefined;
+  for (let depth = 0; depth < 4 && !manifest; depth++) {
+    const where = `manifest ${desc.digest} of ${opts.reference}`;
+    const doc = parseManifestOrIndex(await readSmallBlob(raw, desc, 'manifest'), where, desc.mediaType);
+    if (doc.kind === 'index') desc = selectPlatform(doc, opts.platform, `index ${desc.digest} of ${opts.reference}`);
+    else manifest = doc;
+  }
+  if (!manifest) throw new BadInputError(`${opts.reference}: indexes nest too deeply`);
+  const where = `image ${opts.reference} (manifest ${desc.digest})`;
+  assertBuildableImage(manifest, where);
+  const configBytes = await readSmallBlob(raw, manifest.config, 'config');
+  const config = parseImageConfig(configBytes, `config ${manifest.config.digest} of ${opts.reference}`);
+  if (config.diffIds.length !== manifest.layers.length) {
+    throw new BadInputError(`${where}: the manifest has ${manifest.layers.length} layers but the config lists ${config.diffIds.length} diff_ids`);
+  }
+  return {
+    reference: opts.reference,
+    manifestDigest: desc.digest,
+    manifest,
+    configDigest: manifest.config.digest,
+    config,
+    readBlob: (d) => verifyStream(raw(d.digest), { digest: d.digest, size: d.size, label: `blob ${d.digest} of ${opts.reference}` }),
+    contentKey: opts.contentKey ?? desc.digest,
+  };
+}

@@ -1,0 +1,72 @@
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BadInputError } from '../errors/errors.ts';
+import { parseDigest } from '../digest/digest.ts';
+import type { Descriptor } from '../image/descriptor.ts';
+import { parseManifestOrIndex } from '../image/manifest.ts';
+import { MediaType } from '../image/media-types.ts';
+import { resolveDescriptor, type RawBlobReader } from './content-store.ts';
+import type { ImageSource, ResolveOptions, ResolvedImage } from './image-source.ts';
+
+const REF_NAME = 'org.opencontainers.image.ref.name';
+
+/** Pick the entry of an OCI layout's index.json named by tag or digest (or the only one). */
+export function selectLayoutEntry(indexJson: Buffer, sel: { tag?: string; digest?: string }, where: string): Descriptor {
+  const index = parseManifestOrIndex(indexJson, `${where} index.json`, MediaType.ociIndex);
+  if (index.kind !== 'index') throw new BadInputError(`${where}: index.json is not an image index`);
+  if (sel.digest) {
+    parseDigest(sel.digest, `digest in reference ${where}`);
+    const hit = index.manifests.find((m) => m.digest === sel.digest);
+    if (!hit) throw new BadInputError(`${where}: index.json lists no manifest ${sel.digest}`);
+    return hit;
+  }
+  const names = index.manifests.map((m) => m.annotations?.[REF_NAME]).filter((n): n is string => !!n);
+  if (sel.tag) {
+    const hit = index.manifests.find((m) => m.annotations?.[REF_NAME] === sel.tag);
+    if (!hit) throw new BadInputError(`${where} has no image tagged '${sel.tag}'`, { hint: names.length ? `tags there: ${names.join(', ')}` : 'the layout has no tagged images' });
+    return hit;
+  }
+  if (index.manifests.length === 1) return index.manifests[0];
+  throw new BadInputError(`${where} holds ${index.manifests.length} images; say which one`, { hint: `append :TAG, one of: ${names.join(', ') || '(none tagged)'}` });
+}
+
+/** Raw blob access to a layout directory or to blobs of an ingested archive. */
+export function layoutBlobReader(dir: string): RawBlobReader {
+  return (digest) => {
+    const { algorithm, hex } = parseDigest(digest);
+    return createReadStream(join(dir, 'blobs', algorithm, hex)) as AsyncIterable<Buffer>;
+  };
+}
+
+/** `oci:DIR[:TAG|@DIGEST]`: an OCI image layout directory, read in place. */
+export class OciLayoutSource implements ImageSource {
+  constructor(private readonly ref: { path: string; tag?: string; digest?: string; text: string }) {}
+
+  async resolve(opts: ResolveOptions): Promise<ResolvedImage> {
+    const where = `OCI layout ${this.ref.path}`;
+    let indexJson: Buffer;
+    try {
+      indexJson = await readFile(join(this.ref.path, 'index.json'));
+    } catch (err) {
+      throw new BadInputError(`${where}: cannot read index.json (${(err as NodeJS.ErrnoException).code ?? err})`, {
+        hint: 'oci:DIR must name a directory in OCI image layout (with oci-layout and index.json)',
+      });
+    }
+    const entry = selectLayoutEntry(indexJson, this.ref, where);
+    const raw = layoutBlobReader(this.ref.path);
+    return resolveDescriptor(wrapMissing(raw, where), entry, { platform: opts.platform, reference: this.ref.text });
+  }
+}
+
+/** A missing blob file is bad input that names the blob, not an ENOENT stack. */
+export function wrapMissing(raw: RawBlobReader, where: string): RawBlobReader {
+  return async function* (digest) {
+    try {
+      yield* raw(digest);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BadInputError(`${where}: blob ${digest} is missing`);
+      throw err;
+    }
+  };
+}

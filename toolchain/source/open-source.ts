@@ -1,0 +1,21 @@
+import { HyperbuildError } from '../errors/errors.ts';
+import { DockerArchiveSource, OciArchiveSource } from './archive-sources.ts';
+import type { ImageSource } from './image-source.ts';
+import { OciLayoutSource } from './oci-layout.ts';
+import { parseImageReference } from './reference.ts';
+
+/** The one place that maps a reference's transport to its source. */
+export function openImageSource(reference: string): ImageSource {
+  const ref = parseImageReference(reference);
+  switch (ref.transport) {
+    case 'oci':
+      return new OciLayoutSource(ref);
+    case 'oci-archive':
+      return new OciArchiveSource(ref);
+    case 'docker-archive':
+      return new DockerArchiveSource(ref);
+    case 'aci':
+    case 'registry':
+      throw new HyperbuildError(`${ref.transport} images are not supported by this build of hyperbuild yet: ${reference}`);
+  }
+}

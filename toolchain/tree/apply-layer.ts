@@ -1,0 +1,134 @@
+import { BadInputError } from '../errors/errors.ts';
+import { displayPath, type ByteString } from '../paths/byte-string.ts';
+import type { TarEntry } from '../tar/entry.ts';
+import type { TarMember } from '../tar/reader.ts';
+import { newInode, type Inode, type TreeNode } from './inode.ts';
+import { RootfsTree, pathComponents } from './rootfs-tree.ts';
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_MARKER = '.wh..wh..opq';
+/** Top-level names that belong to hyperbuild inside the guest. */
+export const RESERVED_TOP_LEVEL = '.hyperstart';
+
+/** Files at or below this size are copied out of the reader's chunks so small files do not pin large buffers. */
+const COMPACT_BELOW = 1 << 20;
+
+export interface LayerLimits {
+  /** Total file bytes all layers may write; bounds decompression bombs. */
+  maxBytes: number;
+  /** Running total, shared across layers. */
+  bytesSoFar: number;
+}
+
+interface Member {
+  entry: TarEntry;
+  components: ByteString[];
+  content: Buffer[];
+}
+
+async function collect(members: AsyncIterable<TarMember>, label: string, limits: LayerLimits): Promise<Member[]> {
+  const out: Member[] = [];
+  for await (const { entry, body } of members) {
+    const what = `${label} entry '${displayPath(entry.path)}'`;
+    const components = pathComponents(entry.path, what);
+    if (components[0] === RESERVED_TOP_LEVEL) {
+      throw new BadInputError(`${what}: /${RESERVED_TOP_LEVEL} is reserved for hyperbuild's init and cannot come from an image`);
+    }
+    const content: Buffer[] = [];
+    if (entry.type === 'file') {
+      limits.bytesSoFar += entry.size;
+      if (limits.bytesSoFar > limits.maxBytes) {
+        throw new BadInputError(`the image's files grew past --max-rootfs-size (${limits.maxBytes} bytes) at ${what}`, {
+          hint: 'if the image is really this big, raise --max-rootfs-size (and consider --rootfs ext4); otherwise the layer may be a decompression bomb',
+        });
+      }
+      let got = 0;
+      for await (const chunk of body) {
+        content.push(chunk);
+        got += chunk.length;
+      }
+      if (got !== entry.size) throw new BadInputError(`${what}: body has ${got} bytes, header says ${entry.size}`);
+      if (entry.size <= COMPACT_BELOW && content.length > 0) content.splice(0, content.length, Buffer.concat(content));
+    }
+    out.push({ entry, components, content });
+  }
+  return out;
+}
+
+function inodeFrom(m: Member): Inode {
+  const e = m.entry;
+  const kind = e.type === 'hardlink' ? 'file' : e.type;
+  return newInode(kind, {
+    mode: e.mode & 0o7777,
+    uid: e.uid,
+    gid: e.gid,
+    mtime: e.mtime,
+    xattrs: e.xattrs,
+    content: m.content,
+    size: kind === 'file' ? e.size : 0,
+    target: kind === 'symlink' ? e.linkname : '',
+    devmajor: e.devmajor,
+    devminor: e.devminor,
+  });
+}
+
+/**
+ * Apply one layer to the tree with OCI semantics. Whiteouts are applied first,
+ * against lower layers only (the spec: a whiteout never hides a file of its own
+ * layer), then the layer's entries in archive order.
+ */
+export async function applyLayer(tree: RootfsTree, members: AsyncIterable<TarMember>, layer: number, label: string, limits: LayerLimits): Promise<void> {
+  const list = await collect(members, label, limits);
+  const regular: Member[] = [];
+  for (const m of list) {
+    const base = m.components[m.components.length - 1] ?? '';
+    if (!base.startsWith(WHITEOUT_PREFIX)) {
+      regular.push(m);
+      continue;
+    }
+    const what = `${label} whiteout '${displayPath(m.entry.path)}'`;
+    const dirComponents = m.components.slice(0, -1);
+    const dir = tree.lookup(dirComponents, what);
+    if (!dir?.children) continue;
+    if (base === OPAQUE_MARKER) {
+      for (const [name, child] of dir.children) if (child.layer < layer) dir.children.delete(name);
+    } else if (!base.startsWith('.wh..wh.')) {
+      const victim = base.slice(WHITEOUT_PREFIX.length);
+      const hidden = dir.children.get(victim);
+      if (hidden && hidden.layer < layer) dir.children.delete(victim);
+    }
+    // Other `.wh..wh.*` names are AUFS bookkeeping (e.g. .wh..wh.plnk); they carry nothing.
+  }
+
+  for (const m of regular) {
+    const what = `${label} entry '${displayPath(m.entry.path)}'`;
+    if (m.components.length === 0) {
+      if (m.entry.type !== 'directory') throw new BadInputError(`${what}: the root must be a directory`);
+      Object.assign(tree.root.inode, { ...inodeFrom(m), kind: 'directory' });
+      continue;
+    }
+    const parent = tree.parentOf(m.components, what, { layer, mtime: m.entry.mtime })!;
+    const name = m.components[m.components.length - 1];
+    const existing = parent.children!.get(name);
+    let node: TreeNode;
+    if (m.entry.type === 'directory') {
+      if (existing?.children) {
+        // Re-declaring a directory updates its metadata and keeps its contents.
+        existing.inode = inodeFrom(m);
+        existing.layer = layer;
+        continue;
+      }
+      node = { inode: inodeFrom(m), children: new Map(), layer };
+    } else if (m.entry.type === 'hardlink') {
+      const targetComponents = pathComponents(m.entry.linkname, `${what} link target`);
+      const target = tree.lookup(targetComponents, `${what} link target`);
+      if (!target) throw new BadInputError(`${what}: hardlink target '${displayPath(m.entry.linkname)}' does not exist in the image`);
+      if (target.children) throw new BadInputError(`${what}: hardlink target '${displayPath(m.entry.linkname)}' is a directory`);
+      if (target === existing) continue;
+      node = { inode: target.inode, children: null, layer };
+    } else {
+      node = { inode: inodeFrom(m), children: null, layer };
+    }
+    parent.children!.set(name, node);
+  }
+}
