@@ -104,7 +104,7 @@ async function* from(buf: Buffer, step = 7919): AsyncGenerator<Buffer> {
   for (let i = 0; i < buf.length; i += step) yield buf.subarray(i, i + step);
 }
 
-let archive = Buffer.alloc(0);
+let archive: Buffer = Buffer.alloc(0);
 let work = '';
 
 test.before(async () => {

@@ -22,11 +22,17 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const HS_BIN = path.join(ROOT, 'initramfs/hyperstart/out/hyperstart');
 const CLOUD = '/tmp/ck/x';
 const CLOUD_VER = '6.1.0-56-cloud-amd64';
-/** Load order of the cloud kernel's virtio modules (from modinfo depends). */
-const CLOUD_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_console'];
-const CLOUD_MODULE_DIRS: Record<string, string> = { virtio_console: 'drivers/char' };
+/** The cloud kernel's modules we need, in load order (from `modinfo -F depends`). */
+const CLOUD_MODULES = [
+  'drivers/virtio/virtio_ring', 'drivers/virtio/virtio', 'drivers/virtio/virtio_pci_legacy_dev',
+  'drivers/virtio/virtio_pci_modern_dev', 'drivers/virtio/virtio_pci', 'drivers/char/virtio_console',
+  'net/core/failover', 'drivers/net/net_failover', 'drivers/net/virtio_net',
+  'drivers/block/virtio_blk', 'fs/overlayfs/overlay',
+];
 
 interface Kernel { path: string; modules: string[] }
+
+const KERNEL_NAME = /^(bzImage|vmlinuz.*)$/;
 
 function findFile(dir: string, re: RegExp, depth = 3): string | undefined {
   if (depth < 0 || !fs.existsSync(dir)) return undefined;
@@ -38,23 +44,45 @@ function findFile(dir: string, re: RegExp, depth = 3): string | undefined {
   return undefined;
 }
 
+/** A kernel cache entry (toolchain layout): vmlinuz, .config, and for a modular
+ * kernel modules/ + modules.load (load order). Undefined if incomplete. */
+function cacheKernel(dir: string): Kernel & { builtin: boolean } | undefined {
+  const vmlinuz = findFile(dir, KERNEL_NAME, 0);
+  if (!vmlinuz) return undefined;
+  const config = fs.existsSync(path.join(dir, '.config')) ? fs.readFileSync(path.join(dir, '.config'), 'utf8') : '';
+  const builtin = /^CONFIG_VIRTIO_CONSOLE=y$/m.test(config) && /^CONFIG_VIRTIO_PCI=y$/m.test(config);
+  if (builtin) return { path: vmlinuz, modules: [], builtin };
+  const load = path.join(dir, 'modules.load');
+  if (!fs.existsSync(load)) return undefined;
+  const modules = fs.readFileSync(load, 'utf8').split('\n').filter(Boolean).map((m) => path.join(dir, 'modules', `${m}.ko`));
+  if (!modules.every((m) => fs.existsSync(m))) return undefined; // still being written
+  return { path: vmlinuz, modules, builtin };
+}
+
 function pickKernel(): Kernel | undefined {
   if (process.env.HYPERSTART_TEST_KERNEL) return { path: process.env.HYPERSTART_TEST_KERNEL, modules: [] };
-  const hyper = findFile(path.join(ROOT, 'kernel/out'), /^(bzImage|vmlinuz.*)$/)
-    ?? findFile(path.join(os.homedir(), '.cache/hyperbuild/kernels'), /^(bzImage|vmlinuz.*)$/);
+  // A HyperKernel (everything built in) first: that is what bundles boot.
+  const hyper = findFile(path.join(ROOT, 'kernel/out'), KERNEL_NAME);
   if (hyper) return { path: hyper, modules: [] };
+  const cacheDir = path.join(os.homedir(), '.cache/hyperbuild/kernels');
+  const cached = fs.existsSync(cacheDir)
+    ? fs.readdirSync(cacheDir).sort().map((d) => cacheKernel(path.join(cacheDir, d))).filter((k) => k !== undefined)
+    : [];
+  const builtin = cached.find((k) => k.builtin);
+  if (builtin) return builtin;
   const cloud = path.join(CLOUD, `boot/vmlinuz-${CLOUD_VER}`);
   if (fs.existsSync(cloud)) {
     const base = path.join(CLOUD, `lib/modules/${CLOUD_VER}/kernel`);
     return {
       path: cloud,
-      modules: CLOUD_MODULES.map((m) => path.join(base, CLOUD_MODULE_DIRS[m] ?? 'drivers/virtio', `${m}.ko`)),
+      modules: CLOUD_MODULES.map((m) => path.join(base, `${m}.ko`)),
     };
   }
-  return undefined;
+  return cached[0];
 }
 
 const kernel = pickKernel();
+if (kernel) console.log(`hyperstart VM tests: kernel ${kernel.path}${kernel.modules.length ? ` + ${kernel.modules.length} modules` : ''}`);
 const haveTools = [HS_BIN, '/bin/busybox'].every((f) => fs.existsSync(f))
   && spawnSync('qemu-system-x86_64', ['--version']).status === 0
   && spawnSync('cpio', ['--version']).status === 0;
@@ -63,11 +91,10 @@ if (!enabled) console.warn('hyperstart VM tests skipped: need `make hyperstart`,
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hyperstart-test-'));
 
-/** A busybox initramfs with HyperStart as /.hyperstart/init and `spec` as the image spec. */
-function makeInitrd(name: string, spec: HyperStartSpec): string {
-  const dir = path.join(tmp, name);
+/** A busybox root filesystem tree with two users. */
+function makeRootTree(dir: string) {
   const mk = (p: string) => fs.mkdirSync(path.join(dir, p), { recursive: true });
-  ['.hyperstart/modules', 'bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'home/app'].forEach(mk);
+  ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'home/app'].forEach(mk);
   fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
   fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
   const list = spawnSync('/bin/busybox', ['--list-full'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
@@ -76,6 +103,17 @@ function makeInitrd(name: string, spec: HyperStartSpec): string {
     const target = path.join(dir, l);
     if (!fs.existsSync(target)) fs.symlinkSync('/bin/busybox', target);
   }
+  fs.writeFileSync(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n');
+  fs.writeFileSync(path.join(dir, 'etc/group'), 'root:x:0:\ntty:x:5:\napp:x:1000:\nextra:x:2000:nobody,app\n');
+  fs.writeFileSync(path.join(dir, 'etc/not-executable'), '#!/bin/sh\necho nope\n', { mode: 0o644 });
+}
+
+/** An initramfs with HyperStart as /.hyperstart/init and `spec` as the image
+ * spec; with a busybox root unless the root comes from a disk. */
+function makeInitrd(name: string, spec: HyperStartSpec, opts: { withRoot?: boolean } = {}): string {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(path.join(dir, '.hyperstart/modules'), { recursive: true });
+  if (opts.withRoot !== false) makeRootTree(dir);
   fs.copyFileSync(HS_BIN, path.join(dir, '.hyperstart/init'));
   fs.chmodSync(path.join(dir, '.hyperstart/init'), 0o755);
   const modules: string[] = [];
@@ -84,9 +122,6 @@ function makeInitrd(name: string, spec: HyperStartSpec): string {
     fs.copyFileSync(m, path.join(dir, dst));
     modules.push(dst);
   }
-  fs.writeFileSync(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n');
-  fs.writeFileSync(path.join(dir, 'etc/group'), 'root:x:0:\ntty:x:5:\napp:x:1000:\nextra:x:2000:nobody,app\n');
-  fs.writeFileSync(path.join(dir, 'etc/not-executable'), '#!/bin/sh\necho nope\n', { mode: 0o644 });
   fs.writeFileSync(path.join(dir, '.hyperstart/spec'), encodeSpec({ ...spec, modules }));
   const out = path.join(tmp, `${name}.cpio`);
   const r = spawnSync('sh', ['-c', `cd '${dir}' && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 > '${out}'`]);
@@ -96,6 +131,9 @@ function makeInitrd(name: string, spec: HyperStartSpec): string {
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => { for (const q of live) q.kill('SIGKILL'); });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => { for (const q of live) q.kill('SIGKILL'); process.exit(130); });
+}
 
 function qemu(initrd: string, extra: string[]): ChildProcess {
   const q = spawn('qemu-system-x86_64', [
@@ -130,6 +168,9 @@ interface Result {
 interface Host {
   /** Called for each guest frame; `send` writes a host frame. */
   onFrame?: (type: string, payload: Buffer, send: (t: string, p?: Buffer) => void) => void;
+  /** Feed stdin from onFrame instead of sending `E` right after `R` (the default, as `hyperbuild boot` without -i). */
+  interactive?: boolean;
+  qemuArgs?: string[];
 }
 
 /** Boot with the three hyperbuild ports and answer H with `runtime`. */
@@ -167,6 +208,7 @@ async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeout
               xInfo = { code: res.code, nout: res.counts[0], nerr: res.counts[1] };
             }
             if (type === 'F') res.fail = payload.toString();
+            if (type === 'R' && !host.interactive) send('E');
             host.onFrame?.(type, payload, send);
             maybeB();
           }
@@ -185,6 +227,7 @@ async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeout
       '-chardev', `socket,id=${n},path=${path.join(dir, `${n}.sock`)}`,
       '-device', `virtserialport,chardev=${n},name=org.hyperbuild.${n}`,
     ]),
+    ...(host.qemuArgs ?? []),
   ]);
   const con: Buffer[] = [];
   q.stdout!.on('data', (d) => con.push(d));
@@ -223,11 +266,7 @@ async function bootConsole(initrd: string, timeoutMs = 90_000): Promise<Result> 
   return { code: m ? Number(m[1]) : -1, stdout: text, stderr: '', frames: [], console: text };
 }
 
-/** A runtime spec; `stdin` is a protocol record spec.ts does not encode yet. */
-function rt(spec: HyperStartSpec, opts: { stdin?: boolean } = {}): Buffer {
-  const extra = opts.stdin ? Buffer.from('stdin 1\n1\n') : Buffer.alloc(0);
-  return Buffer.concat([encodeSpec(spec), extra]);
-}
+const rt = (spec: HyperStartSpec): Buffer => encodeSpec(spec);
 
 const sh = (script: string): HyperStartSpec => ({ args: ['/bin/sh', '-c', script], env: ['PATH=/bin:/usr/bin:/sbin:/usr/sbin'] });
 
@@ -237,7 +276,11 @@ const t = enabled ? test : test.skip;
 test.before(() => {
   if (!enabled) return;
   // The image spec of the ctl initramfs is never used for the app: S replaces it.
-  ctlInitrd = makeInitrd('ctl', { args: ['/bin/false'], env: [] });
+  ctlInitrd = makeInitrd('ctl', {
+    args: ['/bin/false'], env: [],
+    // newc cannot carry xattrs: HyperStart applies them at boot (tmpfs rootfs).
+    xattrs: [{ path: '/etc/passwd', name: 'trusted.hyperbuild', value: Buffer.from('yes') }],
+  });
 });
 test.after(() => {
   for (const q of live) q.kill('SIGKILL');
@@ -262,7 +305,7 @@ t('ctl mode: H S R X B, stdout/stderr separated and counted, env/workdir/user', 
   }));
   assert.is(r.fail, undefined, r.console);
   assert.equal(r.frames, ['H', 'R', 'X'], r.console);
-  assert.is(r.code, 1, r.console); // grep -c of nothing exits 1: the last command's status
+  assert.is(r.code, 0, r.console);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines, [
     'out1', '1000', '1000', '1000 2000', '/srv/new/dir',
@@ -311,27 +354,37 @@ t('ctl mode: K 15 is forwarded to the process group (trap runs)', async () => {
   assert.is(r.stdout, 'ready\ngot TERM\n');
 });
 
-t('ctl mode: stdin via I/E (stdin 1); without it stdin is /dev/null', async () => {
-  const r = await bootCtl(ctlInitrd, rt(sh('cat; echo "[done]"'), { stdin: true }), {
+t('ctl mode: stdin via I/E; a host without input sends E after R and the app reads EOF', async () => {
+  // 3 MiB: more than HyperStart queues (1 MiB) before it stops reading ctl.
+  const big = Buffer.alloc(3 << 20, 'x');
+  const r = await bootCtl(ctlInitrd, rt(sh('read a; echo "first=$a"; wc -c | tr -d " "; echo "[done]"')), {
+    interactive: true,
     onFrame: (type, _p, send) => {
-      if (type === 'R') { send('I', Buffer.from('hello ')); send('I', Buffer.from('stdin\n')); send('E'); }
+      if (type !== 'R') return;
+      send('I', Buffer.from('hello '));
+      send('I', Buffer.from('stdin\n'));
+      for (let i = 0; i < big.length; i += 65536) send('I', big.subarray(i, i + 65536));
+      send('E');
     },
   });
   assert.is(r.code, 0, r.console);
-  assert.is(r.stdout, 'hello stdin\n[done]\n');
+  assert.is(r.stdout, `first=hello stdin\n${big.length}\n[done]\n`);
   const r2 = await bootCtl(ctlInitrd, rt(sh('cat; echo "[eof]"')));
   assert.is(r2.stdout, '[eof]\n', r2.console);
 });
 
 t('ctl mode: tty — pty is the controlling terminal, W sets its size, no stderr', async () => {
-  const spec = { ...sh('tty; sleep 1; stty size; echo err >&2; exit 7'), tty: true };
+  const spec = { ...sh('tty; sleep 1; stty size; read l; echo "got $l"; echo err >&2; exit 7'), tty: true };
   const r = await bootCtl(ctlInitrd, rt(spec), {
+    interactive: true,
     onFrame: (type, _p, send) => {
       if (type === 'H') { const w = Buffer.alloc(4); w.writeUInt16BE(33, 0); w.writeUInt16BE(101, 2); send('W', w); }
+      if (type === 'R') setTimeout(() => send('I', Buffer.from('abc\r')), 1500);
     },
   });
   assert.is(r.code, 7, r.console);
-  assert.match(r.stdout, /^\/dev\/pts\/0\r\n33 101\r\nerr\r\n$/);
+  // `abc` is echoed by the terminal itself, then the app answers.
+  assert.match(r.stdout, /^\/dev\/pts\/0\r\n33 101\r\nabc\r\ngot abc\r\nerr\r\n$/);
   assert.is(r.stderr, '');
 });
 
@@ -339,6 +392,33 @@ t('ctl mode: HyperStart failure → F (unknown user)', async () => {
   const r = await bootCtl(ctlInitrd, rt({ ...sh('true'), user: 'nobody-here' }));
   assert.match(r.fail ?? '', 'unable to find user nobody-here');
   assert.not.ok(r.frames.includes('X'));
+});
+
+t('ctl mode: net — eth0 address, default route, resolv.conf, lo', async () => {
+  const r = await bootCtl(ctlInitrd, rt({
+    ...sh('ip -4 addr show dev eth0 | grep -o "inet [0-9./]*"; ip route | grep default; cat /etc/resolv.conf; ip -4 addr show dev lo | grep -o "inet [0-9./]*"'),
+    network: { mode: 'static', address: '10.0.2.15/24', gateway: '10.0.2.2', dns: ['10.0.2.3', '1.1.1.1'] },
+  }), { qemuArgs: ['-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0'] });
+  assert.is(r.fail, undefined, r.console);
+  assert.is(r.code, 0, r.console + r.stderr);
+  assert.is(r.stdout, 'inet 10.0.2.15/24\ndefault via 10.0.2.2 dev eth0 \nnameserver 10.0.2.3\nnameserver 1.1.1.1\ninet 127.0.0.1/8\n', r.stderr);
+});
+
+t('rootdisk: read-only ext4 root with a tmpfs overlay, switched to as /', async () => {
+  const mkfs = spawnSync('sh', ['-c', 'command -v mkfs.ext4 || ls /sbin/mkfs.ext4 /usr/sbin/mkfs.ext4'], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+  if (!mkfs) { console.warn('rootdisk test skipped: no mkfs.ext4'); return; }
+  const tree = path.join(tmp, 'disktree');
+  makeRootTree(tree);
+  fs.writeFileSync(path.join(tree, 'etc/on-disk'), 'from the disk\n');
+  const img = path.join(tmp, 'root.img');
+  const r0 = spawnSync(mkfs, ['-q', '-F', '-d', tree, '-E', 'root_owner=0:0', img, '16M'], { encoding: 'utf8' });
+  assert.is(r0.status, 0, r0.stderr);
+  const initrd = makeInitrd('disk', { args: ['/bin/false'], env: [], rootDisk: { device: '/dev/vda', fsType: 'ext4' } }, { withRoot: false });
+  const r = await bootCtl(initrd, rt(sh('cat /etc/on-disk; echo new > /written && cat /written; ls /.hyperstart 2>&1 | head -1; grep " / " /proc/mounts | cut -d" " -f3; id -un')), {
+    qemuArgs: ['-drive', `file=${img},format=raw,if=virtio,readonly=on`],
+  });
+  assert.is(r.fail, undefined, r.console);
+  assert.is(r.stdout, 'from the disk\nnew\nls: /.hyperstart: No such file or directory\noverlay\nroot\n', r.console + r.stderr);
 });
 
 test.run();

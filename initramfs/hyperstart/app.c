@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hs.h"
@@ -44,7 +45,7 @@ static struct {
  * a slow reader on one side applies back-pressure to the writer on the other. */
 struct pump {
 	int src, dst;
-	int eof;
+	int hups; /* consecutive polls that found the host side closed */
 	size_t off, len;
 	uint64_t count;
 	char buf[65536];
@@ -370,7 +371,10 @@ int app_run(const struct spec *s, const struct creds *c, uint64_t *nout, uint64_
 		err_pump.src = pe[0];
 		set_nonblock(po[0]);
 		set_nonblock(pe[0]);
-		if (s->open_stdin && hs_chan.ctl >= 0) {
+		if (hs_chan.ctl >= 0) {
+			/* A pipe fed by I frames and closed by E. A host with
+			 * nothing to give sends E right after R: the app reads EOF,
+			 * as from the /dev/null of `docker run` without -i. */
 			int pi[2];
 			xpipe(pi);
 			child_fds[0] = pi[0];
@@ -378,7 +382,7 @@ int app_run(const struct spec *s, const struct creds *c, uint64_t *nout, uint64_
 			in.fd = pi[1];
 			set_nonblock(pi[1]);
 		} else {
-			/* Like `docker run` without -i. */
+			/* No host to feed stdin: /dev/null. */
 			child_fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			if (child_fds[0] < 0)
 				hs_fail("/dev/null: %s", strerror(errno));
@@ -462,7 +466,9 @@ int app_run(const struct spec *s, const struct creds *c, uint64_t *nout, uint64_
 				pf[n++] = (struct pollfd){.fd = pp->src, .events = POLLIN};
 			}
 		}
-		if (ctl_alive) {
+		/* Stop reading ctl while much stdin is queued: back-pressure to
+		 * the host instead of unbounded memory. */
+		if (ctl_alive && (in.len < (1u << 20) || app_exited)) {
 			idx_ctl = n;
 			pf[n++] = (struct pollfd){.fd = hs_chan.ctl, .events = POLLIN};
 		}
@@ -485,10 +491,16 @@ int app_run(const struct spec *s, const struct creds *c, uint64_t *nout, uint64_
 			if (idx_src[i] >= 0 && pf[idx_src[i]].revents)
 				pump_read(pp);
 			if (idx_dst[i] >= 0 && pf[idx_dst[i]].revents) {
-				if (pf[idx_dst[i]].revents & POLLOUT)
+				if (pf[idx_dst[i]].revents & POLLOUT) {
+					pp->hups = 0;
 					pump_write(pp);
-				else
-					pp->len = 0; /* hangup: the host closed the port */
+				} else if (++pp->hups > 250) {
+					pp->len = 0; /* host gone for 5 s: drop, don't hang */
+				} else {
+					/* Not connected (yet?): a virtio port reports HUP
+					 * without blocking, so wait here rather than spin. */
+					nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+				}
 			}
 			/* Opportunistic write right after a read saves a poll round. */
 			if (idx_src[i] >= 0 && pp->len)

@@ -146,14 +146,20 @@ int channel_send(char type, const void *payload, uint32_t len)
 	unsigned char hdr[5] = {(unsigned char)type, len >> 24, len >> 16, len >> 8, len};
 	const unsigned char *parts[2] = {hdr, payload};
 	size_t lens[2] = {5, len};
+	long deadline = now_ms() + 10000;
 	for (int i = 0; i < 2; i++) {
 		const unsigned char *p = parts[i];
 		size_t n = lens[i];
 		while (n) {
 			ssize_t w = write(hs_chan.ctl, p, n);
 			if (w < 0 && errno == EAGAIN) {
+				/* A host that stops reading for 10 s is gone: give up
+				 * rather than keep a VM alive forever. */
+				if (now_ms() > deadline)
+					return -1;
 				struct pollfd pf = {.fd = hs_chan.ctl, .events = POLLOUT};
-				poll(&pf, 1, 100);
+				if (poll(&pf, 1, 100) > 0 && (pf.revents & POLLHUP))
+					sleep_ms(100); /* disconnected: poll would not sleep */
 				continue;
 			}
 			if (w < 0 && errno == EINTR)

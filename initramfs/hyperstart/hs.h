@@ -48,7 +48,6 @@ struct spec {
 	char **env; size_t nenv;
 	char *workdir, *user, *hostname, *net;
 	int tty;
-	int open_stdin; /* `stdin 1`: the host will feed stdin with I/E frames */
 	char **dns; size_t ndns;
 	struct volume *volumes; size_t nvolumes;
 	char **modules; size_t nmodules;
@@ -58,7 +57,7 @@ struct spec {
 
 /* Parse buf into s (which must be zeroed). Returns NULL or an error message. */
 const char *spec_parse(struct spec *s, const char *buf, size_t len);
-/* Take the runtime keys (arg env workdir user hostname tty net dns volume stdin) from rt. */
+/* Take the runtime keys (arg env workdir user hostname tty net dns volume) from rt. */
 void spec_take_runtime(struct spec *s, struct spec *rt);
 int read_file(const char *path, struct blob *out);
 

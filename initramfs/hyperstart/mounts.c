@@ -70,7 +70,7 @@ void mount_late(void)
 		symlink_force("/proc/kcore", "/dev/core");
 }
 
-static void move_mount(const char *from, const char *root, const char *name)
+static void move_api_mount(const char *from, const char *root, const char *name)
 {
 	char to[256];
 	snprintf(to, sizeof to, "%s%s", root, name);
@@ -99,9 +99,9 @@ void rootdisk_switch(const char *dev, const char *fstype)
 	do_mount("overlay", root, "overlay", 0,
 		 "lowerdir=/.hyperstart/mnt/lower,upperdir=/.hyperstart/mnt/rw/upper,"
 		 "workdir=/.hyperstart/mnt/rw/work");
-	move_mount("/proc", root, "/proc");
-	move_mount("/sys", root, "/sys");
-	move_mount("/dev", root, "/dev");
+	move_api_mount("/proc", root, "/proc");
+	move_api_mount("/sys", root, "/sys");
+	move_api_mount("/dev", root, "/dev");
 	if (chdir(root) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
 	    chroot(".") < 0 || chdir("/") < 0)
 		hs_fail("switch to root disk: %s", strerror(errno));

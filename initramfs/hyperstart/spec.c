@@ -90,8 +90,6 @@ const char *spec_parse(struct spec *s, const char *buf, size_t len)
 			s->hostname = str(v, vlen);
 		} else if (K("tty")) {
 			s->tty = vlen == 1 && v[0] == '1';
-		} else if (K("stdin")) {
-			s->open_stdin = vlen == 1 && v[0] == '1';
 		} else if (K("net")) {
 			free(s->net);
 			s->net = str(v, vlen);
@@ -142,7 +140,6 @@ void spec_take_runtime(struct spec *s, struct spec *rt)
 	s->user = rt->user;
 	s->hostname = rt->hostname;
 	s->tty = rt->tty;
-	s->open_stdin = rt->open_stdin;
 	s->net = rt->net;
 	s->dns = rt->dns; s->ndns = rt->ndns;
 	s->volumes = rt->volumes; s->nvolumes = rt->nvolumes;

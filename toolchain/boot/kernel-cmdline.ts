@@ -17,5 +17,8 @@ export function composeCmdline(bundleCmdline: string, o: CmdlineOptions): string
   if (!has('panic')) words.push('panic=-1');
   if (!o.verbose && !has('quiet')) words.push('quiet');
   if (o.tscKhz && !has('tsc_early_khz')) words.push(`tsc_early_khz=${o.tscKhz}`);
+  // Under emulation jiffies lag, not the TSC (it is the host's); without this the clocksource
+  // watchdog declares the TSC unstable and the guest falls back to coarse jiffies.
+  if (o.tscKhz && !has('tsc')) words.push('tsc=reliable');
   return words.join(' ');
 }

@@ -54,7 +54,7 @@ export function buildRuntimeSpec(image: ImageRuntimeConfig, o: RuntimeOverrides)
   }
   return {
     args,
-    env: mergeEnv(fill, imageEnv, o.envFiles, o.env),
+    env: mergeEnv(imageEnv, fill, o.envFiles, o.env),
     workdir,
     user: o.user ?? (image.user || undefined),
     hostname: o.hostname,

@@ -268,7 +268,9 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
             }
           }
         };
-        const onEnd = () => send(encodeFrame('E'));
+        // A terminal has no EOF of its own (HyperStart ignores E in tty mode): end it the way a
+        // user at the keyboard would, with ^D.
+        const onEnd = () => send(o.overrides.tty ? encodeFrame('I', Buffer.from([0x04])) : encodeFrame('E'));
         stdin.on('data', onData);
         stdin.once('end', onEnd);
         stdin.resume();

@@ -22,7 +22,6 @@ import { loadHyperStartBinary } from '../hyperstart/binary.ts';
 import { assembleInitramfs } from '../initramfs/assemble.ts';
 import { addHyperStart } from '../initramfs/hyperstart-files.ts';
 import { resolveKernel, type ResolvedKernel } from '../kernel/resolve-kernel.ts';
-import { readLayer } from '../layers/layer-reader.ts';
 import type { Step } from '../progress/steps.ts';
 import { openImageSource } from '../source/open-source.ts';
 import type { ResolvedImage } from '../source/image-source.ts';
@@ -43,6 +42,7 @@ export interface BuildOptions {
   platform: Platform;
   compression: Compression;
   kernelPath?: string;
+  kernelCacheDir: string;
   maxRootfsSize: number;
   sourceDateEpoch?: number;
   hyperbuildVersion: string;
@@ -95,12 +95,10 @@ async function buildInitramfs(ctx: BuildContext, report: (line: string) => void)
   const image = ctx.image!;
   const tree = new RootfsTree();
   const limits: LayerLimits = { maxBytes: opts.maxRootfsSize, bytesSoFar: 0 };
-  const layers = image.manifest.layers;
+  const layers = image.layers();
   for (let i = 0; i < layers.length; i++) {
-    const desc = layers[i];
-    const label = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)}) of ${image.reference}`;
-    report(`applying ${label}`);
-    await applyLayer(tree, readLayer(image.readBlob(desc), desc, image.config.diffIds[i], label), i, label, limits);
+    report(`applying ${layers[i].label}`);
+    await applyLayer(tree, layers[i].members(), i, layers[i].label, limits);
   }
   const kernel = ctx.kernel!;
   const moduleFiles = await Promise.all(kernel.modules.map(async (m) => ({ name: `${m.name}.ko`, content: await readFile(m.hostPath) })));
@@ -168,13 +166,13 @@ export function buildSteps(): Step<BuildContext>[] {
       title: 'Resolve image',
       run: async (ctx, report) => {
         ctx.image = await openImageSource(ctx.opts.reference).resolve({ platform: ctx.opts.platform, cacheDir: ctx.opts.cacheDir, log: report });
-        report(`${ctx.image.manifestDigest} (${ctx.image.manifest.layers.length} layers)`);
+        report(`${ctx.image.manifestDigest} (${ctx.image.layers().length} layers)`);
       },
     },
     {
       title: 'Kernel and HyperStart',
       run: async (ctx, report) => {
-        const kernel = await resolveKernel({ kernelPath: ctx.opts.kernelPath, cacheDir: ctx.opts.cacheDir, log: report });
+        const kernel = await resolveKernel({ kernelPath: ctx.opts.kernelPath, cacheDir: ctx.opts.kernelCacheDir, log: report });
         ctx.kernel = { ...kernel, ...(await fileDigest(kernel.path)) };
         const hs = await loadHyperStartBinary();
         ctx.hyperstart = { bytes: hs.bytes, digest: sha256Digest(hs.bytes) };

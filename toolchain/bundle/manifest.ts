@@ -28,6 +28,10 @@ export interface ImageRuntimeConfig {
   volumes: string[];
   labels: Record<string, string>;
   stopSignal?: string;
+  /** ACI images: port name per exposedPorts entry (`80/tcp` → `http`), for publishing ports by name. */
+  portNames?: Record<string, string>;
+  /** ACI images: mount point name per volumes entry (`/var/lib/work` → `work`), for attaching volumes by name. */
+  volumeNames?: Record<string, string>;
 }
 
 export type KernelKind = 'hyperkernel' | 'debian-cloud' | 'custom';

@@ -5,9 +5,23 @@
 import Version from './commands/version.ts';
 import Boot from './commands/boot.ts';
 import Build from './commands/build.ts';
+import Push from './commands/push.ts';
+import Pull from './commands/pull.ts';
+import Inspect from './commands/inspect.ts';
+import Login from './commands/login.ts';
+import Logout from './commands/logout.ts';
+import KernelBuild from './commands/kernel-build.ts';
+import KernelLs from './commands/kernel-ls.ts';
 
 export const COMMANDS = {
   version: Version,
   boot: Boot,
   build: Build,
+  push: Push,
+  pull: Pull,
+  inspect: Inspect,
+  login: Login,
+  logout: Logout,
+  'kernel:build': KernelBuild,
+  'kernel:ls': KernelLs,
 };

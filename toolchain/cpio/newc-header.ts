@@ -104,15 +104,16 @@ const HEX_FIELD = /^[0-9a-fA-F]{8}$/;
 
 /** Decodes the 110 header bytes at archive offset `offset` (for messages). */
 export function decodeNewcHeader(bytes: Buffer, offset: number, label: string): DecodedNewcHeader {
-  if (bytes.length < NEWC_HEADER_SIZE) {
-    throw new BadInputError(`${label}: cpio archive truncated inside a header at offset ${offset}`);
-  }
-  const magic = bytes.toString('latin1', 0, 6);
-  if (magic !== NEWC_MAGIC && magic !== NEWC_CRC_MAGIC) {
+  // Magic first, even on a short read: "not cpio" says more than "truncated".
+  const magic = bytes.toString('latin1', 0, Math.min(6, bytes.length));
+  if (!NEWC_MAGIC.startsWith(magic) && !NEWC_CRC_MAGIC.startsWith(magic)) {
     throw new BadInputError(
       `${label}: not a newc cpio header at offset ${offset} (magic ${JSON.stringify(magic)}, expected "070701")`,
       { hint: 'Only the newc format (cpio -H newc) is supported, as in the Linux kernel.' },
     );
+  }
+  if (bytes.length < NEWC_HEADER_SIZE) {
+    throw new BadInputError(`${label}: cpio archive truncated inside a header at offset ${offset}`);
   }
   const values = {} as Record<FieldName, number>;
   FIELDS.forEach((field, i) => {
@@ -125,5 +126,5 @@ export function decodeNewcHeader(bytes: Buffer, offset: number, label: string): 
     }
     values[field] = Number.parseInt(digits, 16);
   });
-  return { magic, ...values };
+  return { magic: magic as DecodedNewcHeader['magic'], ...values };
 }

@@ -175,6 +175,15 @@ export class RegistryClient {
     return res;
   }
 
+  /** Prove the configured credentials work: an authorized `GET /v2/`. */
+  async checkLogin(): Promise<void> {
+    const what = `logging in to ${this.registry}`;
+    await this.ping();
+    const res = await this.send({ method: 'GET', path: '/v2/', scopes: [], what });
+    await this.expect(res, [200], what);
+    await readSmallBody(res);
+  }
+
   close(): void {
     this.transport.close();
   }

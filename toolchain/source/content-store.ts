@@ -1,10 +1,11 @@
 import { BadInputError } from '../errors/errors.ts';
 import { verifyStream } from '../digest/digest.ts';
-import type { Descriptor, Platform } from '../image/descriptor.ts';
+import { formatPlatform, type Descriptor, type Platform } from '../image/descriptor.ts';
 import { parseImageConfig } from '../image/image-config.ts';
 import { MAX_MANIFEST_BYTES, assertBuildableImage, parseManifestOrIndex, type ImageManifest } from '../image/manifest.ts';
 import { selectPlatform } from '../image/platform-select.ts';
 import type { ResolvedImage } from './image-source.ts';
+import { readLayer } from '../layers/layer-reader.ts';
 
 /** Raw (unverified) access to blobs by digest; resolution verifies everything it reads. */
 export type RawBlobReader = (digest: string) => AsyncIterable<Buffer>;
@@ -38,16 +39,27 @@ export async function resolveDescriptor(
   assertBuildableImage(manifest, where);
   const configBytes = await readSmallBlob(raw, manifest.config, 'config');
   const config = parseImageConfig(configBytes, `config ${manifest.config.digest} of ${opts.reference}`);
+  const want = opts.platform;
+  const have = config.platform;
+  if (have.os !== want.os || have.architecture !== want.architecture || (want.variant !== undefined && have.variant !== want.variant)) {
+    throw new BadInputError(`${where} is for platform ${formatPlatform(have)}, not ${formatPlatform(want)}`, {
+      hint: `available platforms: ${formatPlatform(have)}; choose it with --platform ${formatPlatform(have)}`,
+    });
+  }
   if (config.diffIds.length !== manifest.layers.length) {
     throw new BadInputError(`${where}: the manifest has ${manifest.layers.length} layers but the config lists ${config.diffIds.length} diff_ids`);
   }
+  const readBlob = (d: Descriptor) => verifyStream(raw(d.digest), { digest: d.digest, size: d.size, label: `blob ${d.digest} of ${opts.reference}` });
   return {
     reference: opts.reference,
     manifestDigest: desc.digest,
-    manifest,
     configDigest: manifest.config.digest,
     config,
-    readBlob: (d) => verifyStream(raw(d.digest), { digest: d.digest, size: d.size, label: `blob ${d.digest} of ${opts.reference}` }),
+    layers: () =>
+      manifest!.layers.map((desc, i) => {
+        const label = `layer ${i + 1}/${manifest!.layers.length} ${desc.digest} of ${opts.reference}`;
+        return { label, members: () => readLayer(readBlob(desc), desc, config.diffIds[i], label) };
+      }),
     contentKey: opts.contentKey ?? desc.digest,
   };
 }

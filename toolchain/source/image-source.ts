@@ -1,17 +1,23 @@
-import type { Descriptor, Platform } from '../image/descriptor.ts';
+import type { Platform } from '../image/descriptor.ts';
 import type { ImageConfig } from '../image/image-config.ts';
-import type { ImageManifest } from '../image/manifest.ts';
+import type { TarMember } from '../tar/reader.ts';
+
+/** One layer as a stream of tar members, verified and decompressed. Bottom layer first. */
+export interface LayerInput {
+  /** Names the layer in progress lines and errors. */
+  label: string;
+  members(): AsyncIterable<TarMember>;
+}
 
 /** One platform-specific image, fully described, whose blobs can be read verified. */
 export interface ResolvedImage {
   /** What the user typed. */
   reference: string;
   manifestDigest: string;
-  manifest: ImageManifest;
   configDigest: string;
   config: ImageConfig;
-  /** Bytes of a blob of this image, verified against the descriptor's digest and size as they stream. */
-  readBlob(desc: Descriptor): AsyncIterable<Buffer>;
+  /** The filesystem layers to merge, bottom first. */
+  layers(): LayerInput[];
   /**
    * A cheap identity of the source content for the no-op rebuild check:
    * for content-addressed sources the manifest digest is enough.

@@ -1,11 +1,12 @@
 import { HyperbuildError } from '../errors/errors.ts';
+import { AciSource, type AciSourceOptions } from './aci-source.ts';
 import { DockerArchiveSource, OciArchiveSource } from './archive-sources.ts';
 import type { ImageSource } from './image-source.ts';
 import { OciLayoutSource } from './oci-layout.ts';
 import { parseImageReference } from './reference.ts';
 
 /** The one place that maps a reference's transport to its source. */
-export function openImageSource(reference: string): ImageSource {
+export function openImageSource(reference: string, options: { aci?: AciSourceOptions } = {}): ImageSource {
   const ref = parseImageReference(reference);
   switch (ref.transport) {
     case 'oci':
@@ -15,6 +16,7 @@ export function openImageSource(reference: string): ImageSource {
     case 'docker-archive':
       return new DockerArchiveSource(ref);
     case 'aci':
+      return new AciSource(ref, options.aci);
     case 'registry':
       throw new HyperbuildError(`${ref.transport} images are not supported by this build of hyperbuild yet: ${reference}`);
   }

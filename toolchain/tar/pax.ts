@@ -118,8 +118,11 @@ export function applyPaxRecords(fields: PaxFields, records: PaxRecord[], where: 
 
 /** Entry-local fields over global ones. */
 export function mergePaxFields(global: PaxFields, local: PaxFields): PaxFields {
-  const xattrs = new Map(global.xattrs);
-  for (const [name, value] of local.xattrs) xattrs.set(name, value);
+  let xattrs = local.xattrs;
+  if (global.xattrs.size > 0) {
+    xattrs = new Map(global.xattrs);
+    for (const [name, value] of local.xattrs) xattrs.set(name, value);
+  }
   // An own property (even undefined) in local is an override or a deletion.
   const pick = <K extends 'path' | 'linkpath' | 'size' | 'uid' | 'gid' | 'mtime'>(key: K): PaxFields[K] =>
     Object.hasOwn(local, key) ? local[key] : global[key];

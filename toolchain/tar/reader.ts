@@ -38,6 +38,8 @@ interface BodyCursor {
   padding: number;
   /** Set once the reader has moved past this member. */
   finished: boolean;
+  /** The reader skipped body bytes the consumer never read; a late read must fail, not look like EOF. */
+  skipped: boolean;
 }
 
 function paddingFor(size: number): number {
@@ -54,7 +56,11 @@ function paddingFor(size: number): number {
  *   and every other unknown typeflag is an error, since its data cannot be
  *   placed correctly.
  * - Header-only types (1-6) never have data, whatever their size field says.
- * - Old archives mark directories as type '\0' with a trailing '/' (no data).
+ * - Old archives mark directories as type '\0' with a trailing '/' (no data);
+ *   GNU dumpdirs ('D') are directories whose listing is skipped.
+ * - Global PAX headers apply to later members, except path/linkpath/size and
+ *   sparse keys, which are refused (see applyPaxRecords).
+ * - A body can be iterated once.
  * - End: two zero blocks, one zero block then EOF, or EOF at a block
  *   boundary. After the end the rest of the source is read and discarded so
  *   that upstream digest checks see every byte.
@@ -65,7 +71,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
   let current: BodyCursor | undefined;
 
   const truncated = (what: string): BadInputError =>
-    new BadInputError(`${label}: truncated tar archive: ${what}`, {
+    new BadInputError(`${label}: truncated tar archive ${what}`, {
       hint: 'The archive ends early; the download or the file is incomplete.',
     });
 
@@ -89,6 +95,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
       if (current !== undefined) {
         const cursor = current;
         cursor.finished = true;
+        cursor.skipped = cursor.remaining > 0;
         const want = cursor.remaining + cursor.padding;
         const skipped = await input.skip(want);
         if (skipped < want) {
@@ -114,7 +121,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
         const block = await input.readExact(BLOCK_SIZE);
         if (block.length === 0 || isZeroBlock(block)) {
           if (pendingMetadata !== undefined) {
-            throw truncated(`${pendingMetadata} is not followed by an entry`);
+            throw truncated(`after ${pendingMetadata}: no entry follows it`);
           }
           if (block.length > 0) {
             const second = await input.readExact(BLOCK_SIZE);
@@ -171,11 +178,12 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
       const finalType = header.typeflag === '\0' && path.endsWith('/') ? 'directory' : type;
       const headerOnly = isHeaderOnly(header.typeflag) || finalType !== type;
       const storedSize = headerOnly ? 0 : (pax.size ?? header.size);
-      const cursor: BodyCursor = { path, remaining: storedSize, padding: paddingFor(storedSize), finished: false };
+      const cursor: BodyCursor = { path, remaining: storedSize, padding: paddingFor(storedSize), finished: false, skipped: false };
+      const stale = (): Error => new Error(`tar body of '${displayPath(cursor.path)}' read after moving to the next member`);
       current = cursor;
 
       const readData = async (max: number): Promise<Buffer> => {
-        if (cursor.finished) throw new Error(`tar body of '${displayPath(cursor.path)}' read after moving to the next member`);
+        if (cursor.finished) throw stale();
         const chunk = await input.readSome(Math.min(max, cursor.remaining));
         if (chunk.length === 0) {
           throw truncated(`in the body of '${displayPath(cursor.path)}' (${cursor.remaining} bytes missing)`);
@@ -235,19 +243,36 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
         body = emptyBody;
       } else if (sparse !== undefined) {
         const layout = sparse;
-        body = { [Symbol.asyncIterator]: () => expandSparse(layout, readData) };
+        body = singleUse(cursor, () => expandSparse(layout, readData));
       } else {
-        body = {
-          async *[Symbol.asyncIterator]() {
-            while (cursor.remaining > 0) yield await readData(cursor.remaining);
-          },
-        };
+        body = singleUse(cursor, async function* () {
+          for (;;) {
+            if (cursor.skipped) throw stale();
+            if (cursor.remaining === 0) return;
+            yield await readData(cursor.remaining);
+          }
+        });
       }
       yield { entry, body };
     }
   } finally {
     await input.close();
   }
+}
+
+/**
+ * A body can be iterated once: a second pass would see only the rest of the
+ * stream (and a sparse expansion would restart its holes), silently corrupting content.
+ */
+function singleUse(cursor: BodyCursor, iterate: () => AsyncIterator<Buffer>): AsyncIterable<Buffer> {
+  let used = false;
+  return {
+    [Symbol.asyncIterator]() {
+      if (used) throw new Error(`tar body of '${displayPath(cursor.path)}' iterated twice`);
+      used = true;
+      return iterate();
+    },
+  };
 }
 
 const emptyBody: AsyncIterable<Buffer> = {

@@ -1,0 +1,184 @@
+/**
+ * A bootable busybox bundle for boot tests, made without the image builder:
+ * Debian's static busybox + applet links, /.hyperstart/init (the real HyperStart
+ * when built, else the test shim), /.hyperstart/spec, modules for a modular
+ * kernel, packed as a gzip'd newc cpio, plus a bundle.json per the schema.
+ *
+ * Kernels, best first: the HyperKernel in the cache (PVH vmlinux, virtio built
+ * in), else the Debian cloud kernel (modular: virtio modules packed in), either
+ * as its bzImage (q35) or as the PVH vmlinux extracted from it (microvm).
+ */
+import { execFileSync, execSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest, type ImageRuntimeConfig } from '../../toolchain/bundle/manifest.ts';
+import { sha256Digest } from '../../toolchain/digest/digest.ts';
+import { encodeSpec } from '../../toolchain/hyperstart/spec.ts';
+import { buildGuestShim } from './boot-guest-shim.ts';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+export const REAL_HYPERSTART = join(REPO, 'initramfs/hyperstart/out/hyperstart');
+const CLOUD_RELEASE = '6.1.0-56-cloud-amd64';
+const CLOUD_ROOT = '/tmp/ck/x';
+const CLOUD_BZIMAGE = `${CLOUD_ROOT}/boot/vmlinuz-${CLOUD_RELEASE}`;
+const CLOUD_MODULES = `${CLOUD_ROOT}/lib/modules/${CLOUD_RELEASE}/kernel`;
+/** Load order (dependencies first) of what HyperStart needs from the cloud kernel. */
+const CLOUD_MODULE_ORDER = [
+  'drivers/virtio/virtio_ring.ko', 'drivers/virtio/virtio.ko',
+  'drivers/virtio/virtio_pci_modern_dev.ko', 'drivers/virtio/virtio_pci_legacy_dev.ko',
+  'drivers/virtio/virtio_pci.ko', 'drivers/virtio/virtio_mmio.ko',
+  'drivers/char/virtio_console.ko',
+  'net/core/failover.ko', 'drivers/net/net_failover.ko', 'drivers/net/virtio_net.ko',
+];
+
+export type TestKernelKind = 'hyperkernel' | 'cloud-vmlinux' | 'cloud-bzimage';
+
+interface KernelChoice {
+  kind: TestKernelKind;
+  path: string;
+  format: 'vmlinux' | 'bzImage';
+  pvh: boolean;
+  modular: boolean;
+}
+
+/** The HyperKernel's cached vmlinux, newest first, when the kernel build has produced one. */
+export function findHyperKernel(): string | undefined {
+  const root = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hyperbuild', 'kernels');
+  if (!existsSync(root)) return undefined;
+  const found = readdirSync(root)
+    .filter((k) => !k.startsWith('debian-cloud'))
+    .map((k) => join(root, k, 'vmlinux'))
+    .filter((p) => existsSync(p) && statSync(p).size > 0)
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return found[0];
+}
+
+/** Decompress the vmlinux ELF out of the cloud bzImage (its payload is lz4 here). */
+function extractCloudVmlinux(outDir: string): string {
+  const out = join(outDir, 'extracted-cloud-vmlinux.elf');
+  if (existsSync(out)) return out;
+  const bz = readFileSync(CLOUD_BZIMAGE);
+  const setupSects = bz[0x1f1] || 4;
+  const payloadOffset = bz.readUInt32LE(0x248);
+  const payloadLength = bz.readUInt32LE(0x24c);
+  const start = (setupSects + 1) * 512 + payloadOffset;
+  const payload = bz.subarray(start, start + payloadLength);
+  const tool = payload.subarray(0, 4).equals(Buffer.from([0x02, 0x21, 0x4c, 0x18])) ? ['lz4', '-dc']
+    : payload.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])) ? ['zstd', '-dc']
+      : payload.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b])) ? ['gzip', '-dc'] : ['xz', '-dc'];
+  // lz4 exits 1 on the size word the kernel appends after the frame; the ELF is complete anyway.
+  const elf = spawnSync(tool[0], tool.slice(1), { input: payload, maxBuffer: 512 * 1024 * 1024 }).stdout;
+  if (!elf || elf.length < 4 || elf.readUInt32BE(0) !== 0x7f454c46) throw new Error(`cannot extract vmlinux from ${CLOUD_BZIMAGE}`);
+  writeFileSync(out, elf);
+  return out;
+}
+
+export function chooseKernel(kind: TestKernelKind | 'best', workDir: string): KernelChoice | undefined {
+  const hk = findHyperKernel();
+  if ((kind === 'best' || kind === 'hyperkernel') && hk) return { kind: 'hyperkernel', path: hk, format: 'vmlinux', pvh: true, modular: false };
+  if (kind === 'hyperkernel' || !existsSync(CLOUD_BZIMAGE)) return undefined;
+  // Under TCG the cloud kernel boots faster on q35 than on microvm, so 'best' falls back to its bzImage.
+  if (kind === 'cloud-bzimage' || kind === 'best') return { kind: 'cloud-bzimage', path: CLOUD_BZIMAGE, format: 'bzImage', pvh: false, modular: true };
+  return { kind: 'cloud-vmlinux', path: extractCloudVmlinux(workDir), format: 'vmlinux', pvh: true, modular: true };
+}
+
+export interface TestBundleOptions {
+  dir: string;
+  kernel?: TestKernelKind | 'best';
+  image?: Partial<ImageRuntimeConfig>;
+  /** PID 1: the real HyperStart (default when built) or the test shim. */
+  hyperstart?: 'real' | 'shim';
+  /** Extra files to place in the rootfs: path → content. */
+  files?: Record<string, string>;
+}
+
+export interface TestBundle {
+  dir: string;
+  manifest: BundleManifest;
+  kernel: KernelChoice;
+  hyperstart: 'real' | 'shim';
+}
+
+function busybox(): string {
+  for (const p of ['/bin/busybox', '/usr/bin/busybox']) if (existsSync(p)) return p;
+  throw new Error('busybox-static is not installed');
+}
+
+/** Build (or reuse, when bundle.json exists) a test bundle in opts.dir. */
+export function makeTestBundle(opts: TestBundleOptions): TestBundle | undefined {
+  const work = join(opts.dir, '..');
+  const kernel = chooseKernel(opts.kernel ?? 'best', work);
+  if (!kernel) return undefined;
+  const hyperstart = opts.hyperstart ?? (existsSync(REAL_HYPERSTART) ? 'real' : 'shim');
+  const manifestPath = join(opts.dir, 'bundle.json');
+  if (existsSync(manifestPath)) {
+    return { dir: opts.dir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as BundleManifest, kernel, hyperstart };
+  }
+  rmSync(opts.dir, { recursive: true, force: true });
+  const root = join(opts.dir, '.root');
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  for (const d of ['etc', 'tmp', 'root', 'home/user', 'www', 'proc', 'sys', 'dev', '.hyperstart']) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync(busybox(), join(root, 'bin/busybox'));
+  chmodSync(join(root, 'bin/busybox'), 0o755);
+  const applets = execFileSync(busybox(), ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  for (const a of applets) symlinkSync('busybox', join(root, 'bin', a));
+  symlinkSync('bin', join(root, 'sbin'));
+  mkdirSync(join(root, 'usr'), { recursive: true });
+  symlinkSync('../bin', join(root, 'usr/bin'));
+  symlinkSync('../bin', join(root, 'usr/sbin'));
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n');
+  writeFileSync(join(root, 'etc/group'), 'root:x:0:\nuser:x:1000:\n');
+  writeFileSync(join(root, 'www/index.html'), 'hello from the guest\n');
+  for (const [p, content] of Object.entries(opts.files ?? {})) {
+    mkdirSync(join(root, p, '..'), { recursive: true });
+    writeFileSync(join(root, p), content);
+  }
+  const init = hyperstart === 'real' ? REAL_HYPERSTART : buildGuestShim(join(work, 'shim'));
+  copyFileSync(init, join(root, '.hyperstart/init'));
+  chmodSync(join(root, '.hyperstart/init'), 0o755);
+
+  const modules: string[] = [];
+  if (kernel.modular) {
+    mkdirSync(join(root, '.hyperstart/modules'), { recursive: true });
+    for (const m of CLOUD_MODULE_ORDER) {
+      const name = m.split('/').pop()!;
+      copyFileSync(join(CLOUD_MODULES, m), join(root, '.hyperstart/modules', name));
+      modules.push(`/.hyperstart/modules/${name}`);
+    }
+  }
+  const image: ImageRuntimeConfig = {
+    entrypoint: [], cmd: ['sh', '-c', 'echo hello from hyperbuild'],
+    env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'IMAGE_VAR=from-image'],
+    workingDir: '/', user: '', exposedPorts: [], volumes: [], labels: {}, ...opts.image,
+  };
+  writeFileSync(join(root, '.hyperstart/spec'), encodeSpec({
+    args: [...image.entrypoint, ...image.cmd], env: image.env, workdir: image.workingDir || undefined,
+    user: image.user || undefined, modules,
+  }));
+
+  const initramfs = join(opts.dir, 'initramfs.cpio.gz');
+  execSync(`find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -1 > ${JSON.stringify(initramfs)}`, { cwd: root, shell: '/bin/bash' });
+  const uncompressedSize = Number(execSync(`gzip -dc ${JSON.stringify(initramfs)} | wc -c`, { encoding: 'utf8' }).trim());
+  const kernelName = kernel.format === 'vmlinux' ? 'vmlinux' : 'bzImage';
+  copyFileSync(kernel.path, join(opts.dir, kernelName));
+  rmSync(root, { recursive: true, force: true });
+
+  const file = (name: string) => {
+    const data = readFileSync(join(opts.dir, name));
+    return { name, digest: sha256Digest(data), size: data.length };
+  };
+  const manifest: BundleManifest = {
+    schemaVersion: BUNDLE_SCHEMA_VERSION,
+    mediaType: BUNDLE_MEDIA_TYPE,
+    source: { reference: 'test:busybox', manifestDigest: sha256Digest('m'), configDigest: sha256Digest('c'), platform: 'linux/amd64' },
+    image,
+    kernel: { ...file(kernelName), kind: kernel.kind === 'hyperkernel' ? 'hyperkernel' : 'debian-cloud', format: kernel.format, pvh: kernel.pvh, modular: kernel.modular },
+    initramfs: { ...file('initramfs.cpio.gz'), compression: 'gzip', uncompressedSize },
+    cmdline: 'rdinit=/.hyperstart/init',
+    hyperstart: { version: '1', digest: sha256Digest(readFileSync(init)) },
+    rootfsBytes: uncompressedSize,
+  };
+  writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  return { dir: opts.dir, manifest, kernel, hyperstart };
+}

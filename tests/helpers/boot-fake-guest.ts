@@ -1,0 +1,114 @@
+/**
+ * An in-process stand-in for a VM: a Hypervisor whose "guest" is a script that
+ * connects to the channel sockets exactly as QEMU would and speaks the
+ * HyperStart protocol. It exercises session.ts (frames, output draining,
+ * signals, timeouts, failures) in milliseconds and without QEMU.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest } from '../../toolchain/bundle/manifest.ts';
+import { encodeFrame, FrameDecoder, type Frame } from '../../toolchain/boot/control-frames.ts';
+import type { Hypervisor, LaunchPlan, LaunchRequest, RunningVm, VmExit } from '../../toolchain/boot/hypervisor.ts';
+
+export interface FakeGuest {
+  ctl: Socket;
+  stdout: Socket;
+  stderr: Socket;
+  console: Socket;
+  /** Next frame from the host (rejects if none arrives within ms). */
+  next(ms?: number): Promise<Frame>;
+  send(type: 'H' | 'R' | 'X' | 'F', payload?: Buffer): void;
+  /** Resolves when the host killed the VM. */
+  killed: Promise<void>;
+}
+
+export type GuestScript = (g: FakeGuest) => Promise<void>;
+
+function connectTo(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(path, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+export class FakeHypervisor implements Hypervisor {
+  readonly name = 'fake';
+  lastRequest?: LaunchRequest;
+  private request?: LaunchRequest;
+
+  constructor(private readonly script: GuestScript) {}
+
+  async prepare(request: LaunchRequest): Promise<LaunchPlan> {
+    this.request = this.lastRequest = request;
+    return { hypervisor: 'fake', machine: 'fake', command: 'fake', args: [], cmdline: request.manifest.cmdline };
+  }
+
+  async start(): Promise<RunningVm> {
+    const ch = this.request!.channels;
+    const [ctl, stdout, stderr, con] = await Promise.all([ch.control, ch.stdout, ch.stderr, ch.console].map(connectTo));
+    let resolveExit!: (e: VmExit) => void;
+    const exited = new Promise<VmExit>((r) => { resolveExit = r; });
+    let resolveKilled!: () => void;
+    const killed = new Promise<void>((r) => { resolveKilled = r; });
+    const frames: Frame[] = [];
+    const waiters: ((f: Frame) => void)[] = [];
+    const decoder = new FrameDecoder();
+    ctl.on('data', (c: Buffer) => {
+      for (const f of decoder.push(c)) {
+        const w = waiters.shift();
+        if (w) w(f); else frames.push(f);
+      }
+    });
+    const all = [ctl, stdout, stderr, con];
+    all.forEach((s) => s.on('error', () => {}));
+    let done = false;
+    const end = (e: VmExit) => {
+      if (done) return;
+      done = true;
+      all.forEach((s) => s.destroy());
+      resolveExit(e);
+    };
+    const guest: FakeGuest = {
+      ctl, stdout, stderr, console: con, killed,
+      next: (ms = 5000) => new Promise<Frame>((resolve, reject) => {
+        const f = frames.shift();
+        if (f) return resolve(f);
+        const t = setTimeout(() => reject(new Error('no frame from host')), ms);
+        waiters.push((x) => { clearTimeout(t); resolve(x); });
+      }),
+      send: (type, payload) => ctl.write(encodeFrame(type, payload)),
+    };
+    void this.script(guest).then(
+      () => end({ code: 0, signal: null, diagnostics: '' }),
+      (err: Error) => end({ code: 1, signal: null, diagnostics: `fake guest: ${err.message}` }),
+    );
+    return {
+      pid: process.pid,
+      exited,
+      kill: () => { resolveKilled(); end({ code: null, signal: 'SIGKILL', diagnostics: '' }); },
+    };
+  }
+}
+
+/** A bundle directory with valid digests but dummy kernel/initramfs (never booted). */
+export function writeFakeBundle(dir: string, image: Partial<BundleManifest['image']> = {}): BundleManifest {
+  mkdirSync(dir, { recursive: true });
+  const file = (name: string, content: string) => {
+    writeFileSync(join(dir, name), content);
+    return { name, digest: `sha256:${createHash('sha256').update(content).digest('hex')}`, size: Buffer.byteLength(content) };
+  };
+  const m: BundleManifest = {
+    schemaVersion: BUNDLE_SCHEMA_VERSION, mediaType: BUNDLE_MEDIA_TYPE,
+    source: { reference: 'fake', manifestDigest: 'sha256:0', configDigest: 'sha256:0', platform: 'linux/amd64' },
+    image: { entrypoint: [], cmd: ['sh'], env: ['PATH=/bin'], workingDir: '', user: '', exposedPorts: [], volumes: [], labels: {}, ...image },
+    kernel: { ...file('vmlinux', 'not a kernel'), kind: 'hyperkernel', format: 'vmlinux', pvh: true, modular: false },
+    initramfs: { ...file('initramfs.cpio.gz', 'not an initramfs'), compression: 'gzip', uncompressedSize: 100 },
+    cmdline: 'rdinit=/.hyperstart/init',
+    hyperstart: { version: '1', digest: 'sha256:0' },
+    rootfsBytes: 0,
+  };
+  writeFileSync(join(dir, 'bundle.json'), JSON.stringify(m));
+  return m;
+}
