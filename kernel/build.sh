@@ -111,7 +111,7 @@ kmake -s olddefconfig
 
 step "building vmlinux and bzImage with $jobs jobs"
 kmake -j"$jobs" vmlinux bzImage
-release=$(kmake -s kernelrelease)
+release=$(cat "$obj/include/config/kernel.release")
 
 tmp=$(mktemp -d "$kernels_dir/.tmp-$key.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -26,7 +26,8 @@ delete pjson.oclif.commands;
 const config = await Config.load({ root: REPO, pjson });
 
 try {
-  await command.run(argv, config);
+  // The static run() is the same for all; TS cannot unify `this` across the union.
+  await (command as typeof Push).run(argv, config);
 } catch (err) {
   const exit = (err as Errors.CLIError).oclif?.exit;
   if (err instanceof Errors.ExitError || exit !== undefined) {

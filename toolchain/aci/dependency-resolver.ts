@@ -29,6 +29,8 @@ const MAX_DEPTH = 32;
 
 export class AciCatalog {
   private candidates?: Promise<ScannedAci[]>;
+  /** .aci files in the search path that are not valid ACIs: skipped, and named if nothing matches. */
+  private readonly invalid: string[] = [];
 
   constructor(private readonly searchPath: readonly string[]) {}
 
@@ -43,7 +45,14 @@ export class AciCatalog {
         } catch (err) {
           throw new BadInputError(`--aci-path ${dir}: cannot list it (${(err as NodeJS.ErrnoException).code ?? err})`);
         }
-        for (const name of names) out.push(await scanAci(join(dir, name)));
+        for (const name of names) {
+          try {
+            out.push(await scanAci(join(dir, name)));
+          } catch (err) {
+            if (!(err instanceof BadInputError)) throw err;
+            this.invalid.push(`${join(dir, name)} (${err.message})`);
+          }
+        }
       }
       return out;
     })();
@@ -60,7 +69,8 @@ export class AciCatalog {
     let why = 'no ACI with that name';
     if (labelled.length) why = dep.imageID !== undefined && !labelled.some((c) => c.imageId === dep.imageID) ? `no candidate has image ID ${dep.imageID}` : `no candidate is ${dep.size} bytes`;
     else if (candidates.length) why = `${candidates.length} ACI(s) with that name, none with the labels asked for`;
-    throw new BadInputError(`${neededBy} depends on ${wanted}, which cannot be resolved: ${why}; searched ${where}`, {
+    const skipped = this.invalid.length ? `; skipped invalid: ${this.invalid.join('; ')}` : '';
+    throw new BadInputError(`${neededBy} depends on ${wanted}, which cannot be resolved: ${why}; searched ${where}${skipped}`, {
       hint: 'put the dependency .aci into a directory given with --aci-path',
     });
   }
