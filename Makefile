@@ -1,24 +1,43 @@
 # hyperbuild — top-level targets. Component rules live beside their sources:
 #   initramfs/hyperstart/hyperstart.mk   (HyperStart, static C)
 #   kernel/kernel.mk                     (HyperKernel from linux-source-6.1)
+#
+#   make demo    fresh Debian machine → build the example image and boot it
+#   make test    everything the tests need, then the whole suite
+#   make bench   the benchmarks (not tests: they time things)
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
+# What the project needs from Debian (installed by `make deps` when missing).
+APT_PACKAGES := qemu-system-x86 cpio busybox-static musl-tools gcc make zstd lz4 gzip xz-utils bzip2 \
+	e2fsprogs erofs-utils fakeroot attr libcap2-bin openssl apache2-utils skopeo umoci docker-registry \
+	linux-source-6.1 flex bison bc libelf-dev libssl-dev curl procps iproute2
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 NODE_MODULES := node_modules/.package-lock.json
 CLI := dist/hyperbuild.js
+FIXTURE_IMAGES := fixtures/out/busybox/index.json
 
 include initramfs/hyperstart/hyperstart.mk
 include kernel/kernel.mk
 
-.PHONY: all deps cli typecheck test demo bench clean
+.PHONY: all deps deps-host cli typecheck fixtures demo test bench clean
 
 all: cli hyperstart
+
+deps: deps-host $(NODE_MODULES)
+
+deps-host:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 $(NODE_MODULES): package.json
 	npm install --no-audit --no-fund
 	@touch $@
-
-deps: $(NODE_MODULES)
 
 cli: $(CLI)
 $(CLI): $(NODE_MODULES) $(shell find toolchain -name '*.ts' -o -name '*.mjs') package.json
@@ -27,5 +46,19 @@ $(CLI): $(NODE_MODULES) $(shell find toolchain -name '*.ts' -o -name '*.mjs') pa
 typecheck: $(NODE_MODULES)
 	npx tsc --noEmit -p .
 
-clean:
-	rm -rf dist out
+fixtures: $(FIXTURE_IMAGES)
+$(FIXTURE_IMAGES): fixtures/make-images.ts $(NODE_MODULES)
+	node --import tsx fixtures/make-images.ts fixtures/out
+
+demo: deps cli hyperstart kernel fixtures
+	./bin/hyperbuild build oci:fixtures/out/busybox:hello -o out/hello
+	./bin/hyperbuild boot out/hello
+
+test: deps cli hyperstart kernel fixtures
+	node --import tsx tests/run.ts
+
+bench: deps cli hyperstart kernel fixtures
+	node --import tsx bench/run.ts
+
+clean: hyperstart-clean
+	rm -rf dist out fixtures/out

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { bytesToByteString, displayPath, type ByteString } from '../toolchain/paths/byte-string.ts';
 import type { TarEntryType } from '../toolchain/tar/entry.ts';
 import { oneChunk, randomChunks, readAll, type ReadMember } from './helpers/tar-chunks.ts';
-import { getfattrHex, makeTempDir, run } from './helpers/tar-gnu.ts';
+import { getfattrHex, hasTool, makeTempDir, run } from './helpers/tar-gnu.ts';
 
 const { dir: root, cleanup } = makeTempDir('tar-gnu');
 test.after(cleanup);
@@ -207,6 +207,16 @@ test('pax format read through random chunk boundaries gives identical results', 
     const split = await readAll(randomChunks(archive, seed, 4096));
     assert.equal(split.map((m) => [m.entry, m.sha256]), whole.map((m) => [m.entry, m.sha256]), `seed ${seed}`);
   }
+});
+
+test('bsdtar pax archive (LIBARCHIVE.xattr base64 + SCHILY.xattr) matches the tree', async () => {
+  if (!hasTool('bsdtar')) {
+    console.warn('bsdtar not installed (apt-get install libarchive-tools); skipping');
+    return;
+  }
+  const archive = run('bsdtar', ['--format=pax', '--xattrs', '-C', root, '-cf', '-', 'full']);
+  assert.ok(archive.includes('LIBARCHIVE.xattr.security.capability='), 'bsdtar wrote LIBARCHIVE records');
+  compareWithTree(await readAll(randomChunks(archive, 31)), 'full', true);
 });
 
 test('gnu format: long names and long link names (L/K), base-256 ids and negative mtime', async () => {

@@ -60,6 +60,15 @@ test('LIBARCHIVE.xattr: %-encoded name, base64 value', () => {
   );
 });
 
+test('LIBARCHIVE and SCHILY records for one xattr must agree', () => {
+  const agree = records(['LIBARCHIVE.xattr.user.a', Buffer.from('hi').toString('base64')], ['SCHILY.xattr.user.a', 'hi']);
+  const fields = emptyPaxFields();
+  applyPaxRecords(fields, parsePaxRecords(agree, 'x'), 'x', false);
+  assert.is(fields.xattrs.get('user.a')!.toString(), 'hi');
+  const differ = records(['LIBARCHIVE.xattr.user.a', Buffer.from('hi').toString('base64')], ['SCHILY.xattr.user.a', 'ho']);
+  assert.throws(() => applyPaxRecords(emptyPaxFields(), parsePaxRecords(differ, 'x'), 'x', false), /contradicts/);
+});
+
 test('malformed records are refused', () => {
   const bad = ['5 a=b\n', '13 path=abc\n', 'x path=a\n', '7 path\n', '6 =ab\n', '30 path=short\n', '9 path=a\0'];
   for (const text of bad) {

@@ -178,6 +178,7 @@ export function makeTestBundle(opts: TestBundleOptions): TestBundle | undefined 
     cmdline: 'rdinit=/.hyperstart/init',
     hyperstart: { version: '1', digest: sha256Digest(readFileSync(init)) },
     rootfsBytes: uncompressedSize,
+    buildKey: sha256Digest('test bundle'),
   };
   writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   return { dir: opts.dir, manifest, kernel, hyperstart };

@@ -108,6 +108,7 @@ export function writeFakeBundle(dir: string, image: Partial<BundleManifest['imag
     cmdline: 'rdinit=/.hyperstart/init',
     hyperstart: { version: '1', digest: 'sha256:0' },
     rootfsBytes: 0,
+    buildKey: 'sha256:0',
   };
   writeFileSync(join(dir, 'bundle.json'), JSON.stringify(m));
   return m;

@@ -21,7 +21,8 @@ export class ConsoleRing {
   }
 
   private add(line: string): void {
-    this.lines.push(line.replace(/\r+$/, '').replace(/\r/g, ''));
+    // Firmware paints the screen with escape sequences; keep the text, drop the paint.
+    this.lines.push(line.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[A-Za-z]|\r/g, ''));
     if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
   }
 

@@ -84,6 +84,7 @@ export interface BootResult {
 function copyCounting(sock: Socket, out: NodeJS.WritableStream, onBytes: (n: number) => void): void {
   sock.on('data', (chunk: Buffer) => {
     onBytes(chunk.length);
+    if ((out as { writable?: boolean }).writable === false) return;
     if (!out.write(chunk)) {
       sock.pause();
       out.once('drain', () => sock.resume());
@@ -111,6 +112,12 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
   assertNoDuplicateHostPorts(o.publish);
   for (const p of o.publish) await assertPortFree(p);
   const memoryMiB = o.memoryMiB ?? defaultMemoryMiB(manifest.initramfs);
+
+  // `hyperbuild boot ... | head -1`: a closed stdout must not crash us mid-run (the app
+  // gets its own EPIPE-free run and its exit code still counts, as with docker run).
+  const ignoreClosedOutput = () => {};
+  stdout.on('error', ignoreClosedOutput);
+  stderr.on('error', ignoreClosedOutput);
 
   const channels = await ChannelSet.open();
   let vm: RunningVm | undefined;
@@ -336,6 +343,8 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
     });
   } finally {
     cleanups.forEach((c) => c());
+    stdout.off('error', ignoreClosedOutput);
+    stderr.off('error', ignoreClosedOutput);
     terminal?.restore();
     vm?.kill();
     channels.close();

@@ -73,6 +73,16 @@ export function parsePaxRecords(data: Buffer, where: string): PaxRecord[] {
  * entirely), so an archive relying on them would unpack differently elsewhere.
  */
 export function applyPaxRecords(fields: PaxFields, records: PaxRecord[], where: string, global: boolean): void {
+  const xattrsSetHere = new Set<string>();
+  const setXattr = (name: string, value: Buffer, key: string): void => {
+    // bsdtar writes each xattr twice (LIBARCHIVE.* and SCHILY.*); GNU tar reads only one of
+    // them, libarchive the other, so a header where they differ unpacks differently per tool.
+    if (xattrsSetHere.has(name) && !fields.xattrs.get(name)!.equals(value)) {
+      throw new BadInputError(`${where}: PAX record '${key}' contradicts an earlier value for xattr '${name}'`);
+    }
+    xattrsSetHere.add(name);
+    fields.xattrs.set(name, value);
+  };
   for (const { key, value } of records) {
     if (global && (key === 'path' || key === 'linkpath' || key === 'size' || key.startsWith('GNU.sparse.'))) {
       throw new BadInputError(`${where}: global PAX header sets '${key}', which is ambiguous across tar readers`);
@@ -102,10 +112,10 @@ export function applyPaxRecords(fields: PaxFields, records: PaxRecord[], where: 
       default:
         if (key.startsWith('SCHILY.xattr.')) {
           // An empty value is a real, empty xattr, not a deletion.
-          fields.xattrs.set(requireName(key.slice('SCHILY.xattr.'.length), key, where), value);
+          setXattr(requireName(key.slice('SCHILY.xattr.'.length), key, where), value, key);
         } else if (key.startsWith('LIBARCHIVE.xattr.')) {
           const name = requireName(urlDecode(key.slice('LIBARCHIVE.xattr.'.length), key, where), key, where);
-          fields.xattrs.set(name, base64Decode(value, key, where));
+          setXattr(name, base64Decode(value, key, where), key);
         } else if (key.startsWith('GNU.sparse.')) {
           fields.sparse.push({ key, value });
         }
