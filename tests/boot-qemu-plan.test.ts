@@ -104,6 +104,14 @@ test('volumes → fsdev + virtio-9p, read-only honoured, commas in paths escaped
   assert.ok(values(q35.args, '-device').includes('virtio-9p-pci,fsdev=fshbv0,mount_tag=hbv0'));
 });
 
+test('a disk rootfs is attached read-only as virtio-blk', () => {
+  const m = { ...manifest({}), rootfs: { name: 'rootfs.erofs', digest: '', size: 1, type: 'erofs' as const } };
+  const plan = buildQemuArgs(request({ manifest: m }));
+  assert.equal(values(plan.args, '-drive'), ['file=/b/rootfs.erofs,if=none,id=rootfs,format=raw,readonly=on']);
+  assert.ok(values(plan.args, '-device').includes('virtio-blk-device,drive=rootfs'));
+  assert.equal(values(buildQemuArgs(request()).args, '-drive'), []);
+});
+
 test('kernel command line: bundle first, machine bits added once, quiet unless verbose', () => {
   assert.is(composeCmdline('rdinit=/.hyperstart/init', { verbose: false }), 'rdinit=/.hyperstart/init console=ttyS0 panic=-1 quiet');
   assert.is(composeCmdline('rdinit=/x quiet', { verbose: true }), 'rdinit=/x console=ttyS0 panic=-1');

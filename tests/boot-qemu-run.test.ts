@@ -92,6 +92,16 @@ when(ok && existsSync('/tmp/ck/x/boot'), 'microvm: the PVH vmlinux boots on -M m
   timings.push({ what: `microvm cloud kernel (bootMs to H ${json.bootMs})`, ms: json.durationMs });
 });
 
+const REPO = new URL('../', import.meta.url).pathname;
+const canBuild = haveQemu && existsSync(join(REPO, 'dist/hyperbuild.js')) && existsSync(join(REPO, 'fixtures/out/busybox/index.json'));
+when(canBuild, 'a bundle made by `hyperbuild build` boots (image cmd overridden)', async () => {
+  const out = join(WORK, 'built-busybox');
+  execFileSync(process.execPath, [join(REPO, 'bin/hyperbuild'), 'build', 'oci:fixtures/out/busybox:latest', '-o', out], { cwd: REPO, stdio: 'ignore' });
+  const r = await boot([...tcg, out, '--', 'sh', '-c', 'echo built; test -x /.hyperstart/init']);
+  assert.is(r.code, 0, r.stderr.slice(-2000));
+  assert.is(r.stdout, 'built\n');
+});
+
 when(ok, 'command not found → 127 (via --entrypoint)', async () => {
   const r = await boot([...tcg, '--entrypoint', '/no/such/cmd', bundle!.dir]);
   assert.is(r.code, 127, r.stderr);

@@ -90,15 +90,24 @@ test('default network is user-mode: eth0 10.0.2.15/24 via 10.0.2.2, dns 10.0.2.3
   assert.equal(get('dns'), ['10.0.2.3']);
 });
 
+test('a HyperStart speaking another protocol version is refused → 125', async () => {
+  const { result } = await boot(async (g) => {
+    g.send('H', Buffer.from('hyperstart 2'));
+    await g.killed;
+  });
+  assert.is(result.exitCode, 125);
+  assert.match(result.message!, /speaks protocol 2, this hyperbuild speaks 1/);
+});
+
 test('F: HyperStart failure → 125 with its message', async () => {
-  const { result, err } = await boot(async (g) => {
+  const { result } = await boot(async (g) => {
     g.send('H', Buffer.from('hyperstart 1'));
     await g.next();
     g.send('F', Buffer.from('user "bob" not found in /etc/passwd'));
   });
   assert.is(result.exitCode, 125);
   assert.is(result.outcome, 'hyperstart-failed');
-  assert.match(err, /HyperStart failed: user "bob" not found/);
+  assert.is(result.message, 'HyperStart failed: user "bob" not found in /etc/passwd');
 });
 
 test('the VM dies without X (panic) → 125 with the last console lines', async () => {

@@ -318,6 +318,12 @@ t('ctl mode: H S R X B, stdout/stderr separated and counted, env/workdir/user', 
   assert.equal(r.counts, [Buffer.byteLength(r.stdout), Buffer.byteLength(r.stderr)]);
 });
 
+t('ctl mode: user uid:group — unknown uid allowed, group by name, no supplementary groups, HOME=/', async () => {
+  const r = await bootCtl(ctlInitrd, rt({ ...sh('id -u; id -g; id -G; echo "$HOME"'), user: '4242:extra' }));
+  assert.is(r.fail, undefined, r.console);
+  assert.is(r.stdout, '4242\n2000\n2000\n/\n', r.stderr);
+});
+
 t('ctl mode: exit 42 and a large output fully delivered before B', async () => {
   const r = await bootCtl(ctlInitrd, rt(sh('i=0; while [ $i -lt 2000 ]; do echo "line $i 0123456789abcdefghijklmnopqrstuvwxyz"; i=$((i+1)); done; exit 42')));
   assert.is(r.code, 42, r.console);

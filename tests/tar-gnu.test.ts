@@ -181,9 +181,17 @@ function compareWithTree(members: ReadMember[], tree: string, checkXattrs: boole
   assert.equal(missing, [], 'every file in the tree is in the archive');
 }
 
-buildFullTree();
-const ustarTree = buildPlainTree(true);
-const v7Tree = buildPlainTree(false);
+let ustarTree = '';
+let v7Tree = '';
+try {
+  buildFullTree();
+  ustarTree = buildPlainTree(true);
+  v7Tree = buildPlainTree(false);
+} catch (error) {
+  // test.after never runs if the module fails to load.
+  cleanup();
+  throw error;
+}
 
 function gnuTar(format: string, tree: string, extra: string[] = []): Buffer {
   return run('tar', [`--format=${format}`, ...extra, '-C', root, '-cf', '-', tree]);

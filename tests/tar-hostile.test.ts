@@ -36,9 +36,16 @@ test('stream ending mid-body is detected even when the consumer skips the body',
   assert.match(error.message, /^layer sha256:abcd: truncated tar archive in the body of 'victim' \(3512 bytes missing\)/);
 });
 
+test('hostile names cannot break the one-line error message', async () => {
+  const archive = encodeTar([file('evil\n\x1b[31mname', Buffer.alloc(2000))]);
+  const error = await failure(archive.subarray(0, 1000));
+  assert.not.match(error.message, /[\n\x1b]/);
+  assert.ok(error.message.includes("'evil\\x0a\\x1b[31mname'"), error.message);
+});
+
 test('stream ending mid-header or mid-padding: truncated', async () => {
   const archive = encodeTar([file('a', 'xyz'), file('b', 'x')]);
-  assert.match((await failure(archive.subarray(0, 1024 + 300))).message, /truncated tar archive in the header at offset 1024/);
+  assert.match((await failure(archive.subarray(0, 1024 + 300))).message, /truncated tar archive in the header at offset 1024 \(after the entry 'a'\)/);
   assert.match((await failure(archive.subarray(0, 600))).message, /truncated tar archive in the padding after 'a'/);
 });
 

@@ -69,6 +69,12 @@ test('LIBARCHIVE and SCHILY records for one xattr must agree', () => {
   assert.throws(() => applyPaxRecords(emptyPaxFields(), parsePaxRecords(differ, 'x'), 'x', false), /contradicts/);
 });
 
+test('NUL bytes in names are refused (C readers would see a shorter name)', () => {
+  for (const [key, value] of [['path', 'a\0b'], ['linkpath', '\0'], ['GNU.sparse.name', 'x\0'], ['SCHILY.xattr.user.a\0b', 'v']]) {
+    assert.throws(() => applyPaxRecords(emptyPaxFields(), parsePaxRecords(records([key!, value!]), 'x'), 'x', false), /NUL byte/, key);
+  }
+});
+
 test('malformed records are refused', () => {
   const bad = ['5 a=b\n', '13 path=abc\n', 'x path=a\n', '7 path\n', '6 =ab\n', '30 path=short\n', '9 path=a\0'];
   for (const text of bad) {

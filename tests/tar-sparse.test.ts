@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readTar } from '../toolchain/tar/reader.ts';
-import { randomChunks, readAll, rejection } from './helpers/tar-chunks.ts';
-import { makeTempDir, run, sha256File } from './helpers/tar-gnu.ts';
 import { encodeTar } from '../toolchain/tar/writer.ts';
-import { oneChunk } from './helpers/tar-chunks.ts';
+import { oneChunk, randomChunks, readAll, rejection } from './helpers/tar-chunks.ts';
+import { makeTempDir, run, sha256File } from './helpers/tar-gnu.ts';
 
 const { dir: root, cleanup } = makeTempDir('tar-sparse');
 test.after(cleanup);
@@ -28,16 +27,26 @@ function sparseFile(name: string, size: number, writes: Array<[offset: number, d
   closeSync(fd);
 }
 
-run('mkdir', ['-p', join(root, 'sp')]);
-sparseFile('holey', 3 * 1024 * 1024, [[100_000, 'hello'], [2_000_000, 'world']]);
-sparseFile('data-at-end', 1024 * 1024, [[1024 * 1024 - 3, 'end']]);
-sparseFile('data-at-start', 1024 * 1024, [[0, 'start']]);
-sparseFile('all-hole', 2 * 1024 * 1024, []);
-// 40 segments: more than the 4 in an old GNU header plus one 21-entry extension block.
-sparseFile('many', 40 * 65536, Array.from({ length: 40 }, (_, i): [number, string] => [i * 65536 + 7, `segment ${i}`]));
-// Past 8 GiB: the size needs base-256 (gnu) or PAX (pax) encoding.
-sparseFile('big', 9 * GiB, [[0, 'head'], [9 * GiB - 4, 'tail']]);
-run('touch', ['-d', '@1700000000', ...['holey', 'data-at-end', 'data-at-start', 'all-hole', 'many', 'big'].map((n) => join(root, 'sp', n))]);
+function buildFixtures(): void {
+  run('mkdir', ['-p', join(root, 'sp')]);
+  sparseFile('holey', 3 * 1024 * 1024, [[100_000, 'hello'], [2_000_000, 'world']]);
+  sparseFile('data-at-end', 1024 * 1024, [[1024 * 1024 - 3, 'end']]);
+  sparseFile('data-at-start', 1024 * 1024, [[0, 'start']]);
+  sparseFile('all-hole', 2 * 1024 * 1024, []);
+  // 40 segments: more than the 4 in an old GNU header plus one 21-entry extension block.
+  sparseFile('many', 40 * 65536, Array.from({ length: 40 }, (_, i): [number, string] => [i * 65536 + 7, `segment ${i}`]));
+  // Past 8 GiB: the size needs base-256 (gnu) or PAX (pax) encoding.
+  sparseFile('big', 9 * GiB, [[0, 'head'], [9 * GiB - 4, 'tail']]);
+  run('touch', ['-d', '@1700000000', ...['holey', 'data-at-end', 'data-at-start', 'all-hole', 'many', 'big'].map((n) => join(root, 'sp', n))]);
+}
+
+try {
+  buildFixtures();
+} catch (error) {
+  // test.after never runs if the module fails to load.
+  cleanup();
+  throw error;
+}
 
 const SMALL = ['holey', 'data-at-end', 'data-at-start', 'all-hole', 'many'];
 const expected = new Map(SMALL.map((name) => [name, sha256File(join(root, 'sp', name))]));

@@ -70,6 +70,12 @@ export function buildQemuArgs(r: LaunchRequest, binary: string = QEMU_BINARY): L
     args.push('-netdev', `user,id=net0${fwd}`, '-device', `${dev('net')},netdev=net0${noRom}`);
   }
 
+  // Disk-rootfs bundles: the image's root as a read-only disk; HyperStart mounts it (`rootdisk`).
+  if (r.manifest.rootfs) {
+    args.push('-drive', `file=${q(join(r.bundleDir, r.manifest.rootfs.name))},if=none,id=rootfs,format=raw,readonly=on`);
+    args.push('-device', `virtio-blk-${mmio ? 'device' : 'pci'},drive=rootfs${noRom}`);
+  }
+
   r.volumes.forEach((v) => {
     const fsdev = `fs${v.tag}`;
     args.push('-fsdev', `local,id=${fsdev},path=${q(v.hostPath)},security_model=none${v.readOnly ? ',readonly=on' : ''}`);

@@ -216,11 +216,17 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
       let killedForStop = false;
       const onFrame = (f: Frame) => {
         switch (f.type) {
-          case 'H':
+          case 'H': {
             bootMs = Date.now() - vmStart;
+            const version = /^hyperstart (\S+)/.exec(f.payload.toString('utf8'))?.[1];
+            if (version !== HYPERSTART_VERSION) {
+              failWithConsole(ExitCode.vmFailure, 'hyperstart-failed', `the guest's HyperStart speaks protocol ${version ?? '(unreadable)'}, this hyperbuild speaks ${HYPERSTART_VERSION}; rebuild the bundle`);
+              break;
+            }
             if (o.verbose) stderr.write(`hyperbuild: ${f.payload.toString('utf8')} up after ${bootMs} ms\n`);
             send(encodeFrame('S', encodeSpec(spec)));
             break;
+          }
           case 'R': {
             startMs = Date.now() - vmStart;
             appStarted = true;
@@ -241,8 +247,7 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
             }
             break;
           case 'F': {
-            const message = f.payload.toString('utf8');
-            stderr.write(`hyperbuild: error: HyperStart failed: ${message}\n`);
+            const message = `HyperStart failed: ${f.payload.toString('utf8')}`;
             void waitOrKill(running, 3_000).then(() => finish(result({ exitCode: ExitCode.vmFailure, outcome: 'hyperstart-failed', message, bootMs, startMs })));
             break;
           }
@@ -302,7 +307,8 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
         if (stopTimer) {
           // A second signal: the user means it.
           killedForStop = true;
-          failWithConsole(128 + SIGNAL_NUMBERS[name], 'stop-killed', `killed on second ${name}`);
+          running.kill();
+          void running.exited.then(() => finish(result({ exitCode: 128 + SIGNAL_NUMBERS[name], outcome: 'stop-killed', bootMs, startMs })));
           return;
         }
         const n = SIGNAL_NUMBERS[name];
@@ -324,8 +330,7 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
 
       if (o.timeoutMs !== undefined) {
         timers.push(setTimeout(() => {
-          stderr.write(`hyperbuild: error: --timeout: the run took longer than ${o.timeoutMs} ms; killing the VM\n`);
-          failWithConsole(EXIT_TIMEOUT, 'timeout', `timed out after ${o.timeoutMs} ms`);
+          failWithConsole(EXIT_TIMEOUT, 'timeout', `--timeout: the run took longer than ${o.timeoutMs} ms; the VM was killed`);
         }, o.timeoutMs));
       }
 

@@ -14,7 +14,7 @@ import {
   type Compression,
 } from '../bundle/manifest.ts';
 import { writeBundle } from '../bundle/write-bundle.ts';
-import { loadVerifiedBundle } from '../boot/verify-bundle.ts';
+import { DigestMemo } from '../cache/digest-memo.ts';
 import { compress } from '../compress/compress.ts';
 import { encodeSpec } from '../hyperstart/spec.ts';
 import { HYPERSTART_VERSION } from '../hyperstart/version.ts';
@@ -28,7 +28,6 @@ import type { ResolvedImage } from '../source/image-source.ts';
 import { applyLayer, type LayerLimits } from '../tree/apply-layer.ts';
 import { RootfsTree } from '../tree/rootfs-tree.ts';
 import { buildKey } from './build-key.ts';
-import { fileDigest } from './file-digest.ts';
 import { imageSpec } from './image-spec.ts';
 
 export const DEFAULT_MAX_ROOTFS_SIZE = 2 * 1024 ** 3;
@@ -62,6 +61,7 @@ export interface BuildContext {
   kernel?: ResolvedKernel & { digest: string; size: number };
   hyperstart?: { bytes: Buffer; digest: string };
   key?: string;
+  memo?: DigestMemo;
   upToDate?: boolean;
   initramfs?: CachedInitramfs;
   manifest?: BundleManifest;
@@ -69,21 +69,25 @@ export interface BuildContext {
 
 const keyHex = (key: string) => key.slice('sha256:'.length);
 
-async function cachedInitramfs(cacheDir: string, key: string): Promise<CachedInitramfs | undefined> {
+async function cachedInitramfs(cacheDir: string, key: string, memo: DigestMemo): Promise<CachedInitramfs | undefined> {
   try {
     const meta = JSON.parse(await readFile(join(cacheDir, 'initramfs', `${keyHex(key)}.json`), 'utf8')) as CachedInitramfs;
-    const { digest, size } = await fileDigest(meta.path);
+    const { digest, size } = await memo.digest(meta.path);
     return digest === meta.digest && size === meta.size ? meta : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function bundleIsCurrent(outDir: string, key: string): Promise<BundleManifest | undefined> {
+/** Up to date: same build key, and every file still has the digest bundle.json records. */
+async function bundleIsCurrent(outDir: string, key: string, memo: DigestMemo): Promise<BundleManifest | undefined> {
   try {
     const manifest = JSON.parse(await readFile(join(outDir, BUNDLE_MANIFEST_NAME), 'utf8')) as BundleManifest;
     if (manifest.buildKey !== key) return undefined;
-    return await loadVerifiedBundle(outDir);
+    for (const f of [manifest.kernel, manifest.initramfs, ...(manifest.rootfs ? [manifest.rootfs] : [])]) {
+      if ((await memo.digest(join(outDir, f.name))).digest !== f.digest) return undefined;
+    }
+    return manifest;
   } catch {
     return undefined;
   }
@@ -125,7 +129,7 @@ async function buildInitramfs(ctx: BuildContext, report: (line: string) => void)
     await rm(tmp, { force: true });
     throw err;
   }
-  const { digest, size } = await fileDigest(final);
+  const { digest, size } = await ctx.memo!.digest(final);
   const meta: CachedInitramfs = { path: final, digest, size, uncompressedSize, rootfsBytes: limits.bytesSoFar };
   await writeFile(join(dir, `${keyHex(ctx.key!)}.json`), JSON.stringify(meta));
   return meta;
@@ -173,7 +177,8 @@ export function buildSteps(): Step<BuildContext>[] {
       title: 'Kernel and HyperStart',
       run: async (ctx, report) => {
         const kernel = await resolveKernel({ kernelPath: ctx.opts.kernelPath, cacheDir: ctx.opts.kernelCacheDir, log: report });
-        ctx.kernel = { ...kernel, ...(await fileDigest(kernel.path)) };
+        ctx.memo = new DigestMemo(ctx.opts.cacheDir);
+        ctx.kernel = { ...kernel, ...(await ctx.memo.digest(kernel.path)) };
         const hs = await loadHyperStartBinary();
         ctx.hyperstart = { bytes: hs.bytes, digest: sha256Digest(hs.bytes) };
         ctx.key = buildKey({
@@ -186,7 +191,7 @@ export function buildSteps(): Step<BuildContext>[] {
           sourceDateEpoch: ctx.opts.sourceDateEpoch,
           maxRootfsSize: ctx.opts.maxRootfsSize,
         });
-        const current = await bundleIsCurrent(ctx.opts.outDir, ctx.key);
+        const current = await bundleIsCurrent(ctx.opts.outDir, ctx.key, ctx.memo);
         if (current) {
           ctx.upToDate = true;
           ctx.manifest = current;
@@ -198,7 +203,7 @@ export function buildSteps(): Step<BuildContext>[] {
       title: 'Build initramfs',
       skip: (ctx) => (ctx.upToDate ? 'bundle is up to date' : false),
       run: async (ctx, report) => {
-        ctx.initramfs = (await cachedInitramfs(ctx.opts.cacheDir, ctx.key!)) ?? (await buildInitramfs(ctx, report));
+        ctx.initramfs = (await cachedInitramfs(ctx.opts.cacheDir, ctx.key!, ctx.memo!)) ?? (await buildInitramfs(ctx, report));
       },
     },
     {
@@ -214,6 +219,10 @@ export function buildSteps(): Step<BuildContext>[] {
           ],
           ctx.manifest,
         );
+        // The copies are byte-identical to verified files: remember their digests for the next no-op check.
+        const m = ctx.manifest;
+        await ctx.memo!.remember(join(ctx.opts.outDir, m.kernel.name), m.kernel.digest);
+        await ctx.memo!.remember(join(ctx.opts.outDir, m.initramfs.name), m.initramfs.digest);
       },
     },
   ];

@@ -6,9 +6,9 @@
  * (one temp file per inode, which `write` copies in) and xattr values, so no
  * root, no fakeroot and no host ctime leaks into the image.
  *
- * Pass 1 creates names (cd into the parent, create by base name); pass 2 sets
- * metadata by absolute path, after every child exists, so creating a child
- * cannot touch a directory's times afterwards.
+ * Pass 1 creates names (cd into the parent, create by base name) and sets
+ * the fields of non-directories; pass 2 sets directories' fields, after
+ * every child exists, so creating a child cannot touch them afterwards.
  *
  * debugfs's command parser (libss) splits on blanks, takes "..." quoting with
  * "" for a literal quote, and ends a command at CR or LF: names holding CR or
@@ -43,8 +43,15 @@ export interface DebugfsScript {
   files: number;
 }
 
-/** Writes the script and the content/xattr files it reads into `workDir`. */
-export async function writeDebugfsScript(tree: RootfsTree, workDir: string, sourceDateEpoch: number | undefined): Promise<DebugfsScript> {
+/** debugfs's defaults for a new inode, so the script only sets what differs. */
+const CREATED_MODE: Partial<Record<Inode['kind'], number>> = { directory: 0o755, symlink: 0o777 };
+
+/**
+ * Writes the script and the content/xattr files it reads into `workDir`.
+ * `createdAt` is E2FSPROGS_FAKE_TIME of the debugfs run: every new inode
+ * gets it as atime, ctime, mtime and crtime.
+ */
+export async function writeDebugfsScript(tree: RootfsTree, workDir: string, sourceDateEpoch: number | undefined, createdAt: number): Promise<DebugfsScript> {
   const lines: ByteString[] = [];
   const firstPath = new Map<Inode, ByteString>();
   const links = new Map<Inode, number>();
@@ -54,11 +61,43 @@ export async function writeDebugfsScript(tree: RootfsTree, workDir: string, sour
 
   const emptyFile = join(workDir, 'empty');
   await writeFile(emptyFile, '');
+  for (const { node } of tree.walk()) if (!node.children) links.set(node.inode, (links.get(node.inode) ?? 0) + 1);
+
+  /**
+   * Inode fields by `target` (a quoted path). Only what differs from what
+   * debugfs created is set: each `sif` costs a path lookup and an inode
+   * write, and they dominate the run time. atime/ctime/crtime stay at
+   * `createdAt` (a layer has no source for them; this keeps them
+   * reproducible); mtime is the file's own.
+   */
+  const metadata = async (target: ByteString, inode: Inode, isDir: boolean) => {
+    const set = (field: string, value: string | number) => lines.push(`sif ${target} ${field} ${value}`);
+    // mkfs makes lost+found 0700, not debugfs's 0755 default.
+    // Symlinks keep debugfs's 0777: Linux creates every symlink so (the initramfs unpacker too), whatever the layer said.
+    if (inode.kind !== 'symlink' && (CREATED_MODE[inode.kind] !== inode.mode || target === `"/${LOST_AND_FOUND}"`)) set('mode', `0${makeMode(inode.kind, inode.mode).toString(8)}`);
+    if (inode.uid !== 0) set('uid', inode.uid);
+    if (inode.gid !== 0) set('gid', inode.gid);
+    const mtime = clampTime(inode.mtime, sourceDateEpoch);
+    if (mtime !== createdAt) set('mtime', `@${mtime}`);
+    const count = links.get(inode) ?? 1;
+    if (!isDir && count > 1) set('links_count', count);
+    for (const [name, value] of inode.xattrs) {
+      const key = value.toString('hex');
+      let file = xattrFiles.get(key);
+      if (file === undefined) {
+        file = join(workDir, `x${xattrFiles.size}`);
+        await writeFile(file, value);
+        xattrFiles.set(key, file);
+      }
+      lines.push(`ea_set -f ${quote(file, 'temp file')} ${target} ${quote(name, 'xattr name')}`);
+    }
+  };
 
   const hasLostAndFound = tree.root.children!.get(LOST_AND_FOUND);
   if (!hasLostAndFound?.children) lines.push(`rmdir /${LOST_AND_FOUND}`);
 
-  // Pass 1: create every name.
+  // Pass 1: every name; non-directories get their fields at once, looked up
+  // relative to the parent we are in (one directory scan, not one per component).
   for (const { path, node } of tree.walk()) {
     if (path === '') continue;
     const inode = node.inode;
@@ -74,7 +113,6 @@ export async function writeDebugfsScript(tree: RootfsTree, workDir: string, sour
       if (path !== LOST_AND_FOUND) lines.push(`mkdir ${quote(name, what)}`);
       continue;
     }
-    links.set(inode, (links.get(inode) ?? 0) + 1);
     const first = firstPath.get(inode);
     if (first !== undefined) {
       lines.push(`ln ${quote(abs(first), what)} ${quote(name, what)}`);
@@ -108,33 +146,13 @@ export async function writeDebugfsScript(tree: RootfsTree, workDir: string, sour
       case 'directory':
         throw new Error(`directory inode without children at ${displayPath(path)}`);
     }
+    // './' keeps a name like '<12>' from being read as an inode number.
+    await metadata(quote(`./${name}`, what), inode, false);
   }
 
-  // Pass 2: metadata, once per inode, by absolute path.
-  const done = new Set<Inode>();
+  // Pass 2: directories, by absolute path, after all their children exist.
   for (const { path, node } of tree.walk()) {
-    const inode = node.inode;
-    if (done.has(inode)) continue;
-    done.add(inode);
-    const target = quote(abs(path), 'path');
-    const t = clampTime(inode.mtime, sourceDateEpoch);
-    const set = (field: string, value: string | number) => lines.push(`sif ${target} ${field} ${value}`);
-    set('mode', `0${makeMode(inode.kind, inode.mode).toString(8)}`);
-    set('uid', inode.uid);
-    set('gid', inode.gid);
-    // ctime/atime/crtime have no source in a layer; mtime is the honest choice and keeps the image reproducible.
-    for (const field of ['mtime', 'ctime', 'atime', 'crtime']) set(field, `@${t}`);
-    if (!node.children && (links.get(inode) ?? 1) > 1) set('links_count', links.get(inode)!);
-    for (const [name, value] of inode.xattrs) {
-      const key = value.toString('hex');
-      let file = xattrFiles.get(key);
-      if (file === undefined) {
-        file = join(workDir, `x${xattrFiles.size}`);
-        await writeFile(file, value);
-        xattrFiles.set(key, file);
-      }
-      lines.push(`ea_set -f ${quote(file, 'temp file')} ${target} ${quote(name, 'xattr name')}`);
-    }
+    if (node.children) await metadata(quote(abs(path), 'path'), node.inode, true);
   }
 
   const scriptPath = join(workDir, 'debugfs.script');

@@ -17,9 +17,10 @@ const E2FSPROGS = 'e2fsprogs';
 const DEBUGFS_BANNER = /^debugfs \d+\.\d+/;
 
 export async function writeExt4Image(tree: RootfsTree, outPath: string, workDir: string, sourceDateEpoch: number | undefined): Promise<void> {
-  const script = await writeDebugfsScript(tree, workDir, sourceDateEpoch);
-  // e2fsprogs' test hook: superblock times, and any inode time we do not set, come from here instead of the clock.
-  const env = { E2FSPROGS_FAKE_TIME: String(buildTime(tree, sourceDateEpoch)) };
+  // e2fsprogs' test hook: superblock times and the times of every new inode come from here instead of the clock.
+  const createdAt = buildTime(tree, sourceDateEpoch);
+  const env = { E2FSPROGS_FAKE_TIME: String(createdAt) };
+  const script = await writeDebugfsScript(tree, workDir, sourceDateEpoch, createdAt);
   // A generous second attempt covers an estimate that came out short; the
   // retry depends only on the tree, so the result stays reproducible.
   for (const factor of [1, 2]) {

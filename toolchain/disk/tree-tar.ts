@@ -35,7 +35,8 @@ export async function* treeAsTar(tree: RootfsTree, sourceDateEpoch: number | und
         break;
       }
       case 'symlink':
-        yield encodeTar([{ entry: { path: name, type: 'symlink', linkname: inode.target, ...common } }], { end: false });
+        // 0777 as Linux creates every symlink; fakeroot would otherwise record the layer's bits and the image would differ from a root build.
+        yield encodeTar([{ entry: { path: name, type: 'symlink', linkname: inode.target, ...common, mode: 0o777 } }], { end: false });
         break;
       case 'chardev':
       case 'blockdev':

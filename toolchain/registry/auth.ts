@@ -23,7 +23,7 @@ const EXPIRY_MARGIN_MS = 10_000;
 
 export class Authenticator {
   private challenge: Challenge | undefined;
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens = new Map<string, Promise<CachedToken>>();
   private credentialsPromise: Promise<Credentials | undefined> | undefined;
 
   constructor(
@@ -57,10 +57,19 @@ export class Authenticator {
     if (challenge.scheme !== 'bearer') return undefined;
     const key = [...scopes].sort().join(' ');
     const cached = this.tokens.get(key);
-    if (cached && cached.expiresAt > Date.now()) return cached.header;
-    const token = await this.fetchToken(challenge, scopes);
-    this.tokens.set(key, token);
-    return token.header;
+    if (cached) {
+      const token = await cached;
+      if (token.expiresAt > Date.now()) return token.header;
+      if (this.tokens.get(key) === cached) this.tokens.delete(key);
+      return this.header(scopes);
+    }
+    // Cache the request, not just its answer: parallel layer downloads share one token fetch.
+    const pending = this.fetchToken(challenge, scopes);
+    this.tokens.set(key, pending);
+    pending.catch(() => {
+      if (this.tokens.get(key) === pending) this.tokens.delete(key);
+    });
+    return (await pending).header;
   }
 
   /**

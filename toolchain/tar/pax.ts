@@ -78,14 +78,18 @@ export function applyPaxRecords(fields: PaxFields, records: PaxRecord[], where: 
     // bsdtar writes each xattr twice (LIBARCHIVE.* and SCHILY.*); GNU tar reads only one of
     // them, libarchive the other, so a header where they differ unpacks differently per tool.
     if (xattrsSetHere.has(name) && !fields.xattrs.get(name)!.equals(value)) {
-      throw new BadInputError(`${where}: PAX record '${key}' contradicts an earlier value for xattr '${name}'`);
+      throw new BadInputError(`${where}: PAX record ${shown(key)} contradicts an earlier value for xattr ${shown(name)}`);
     }
     xattrsSetHere.add(name);
     fields.xattrs.set(name, value);
   };
   for (const { key, value } of records) {
+    // As Go's archive/tar: a NUL would make C-string readers (GNU tar, the kernel) see a different name.
+    if (key.includes('\0') || ((key === 'path' || key === 'linkpath' || key === 'GNU.sparse.name') && value.includes(0))) {
+      throw new BadInputError(`${where}: PAX record ${shown(key)} contains a NUL byte`);
+    }
     if (global && (key === 'path' || key === 'linkpath' || key === 'size' || key.startsWith('GNU.sparse.'))) {
-      throw new BadInputError(`${where}: global PAX header sets '${key}', which is ambiguous across tar readers`);
+      throw new BadInputError(`${where}: global PAX header sets ${shown(key)}, which is ambiguous across tar readers`);
     }
     // An empty value deletes any global value too: the ustar field applies (an own
     // property set to undefined records that for mergePaxFields).
@@ -156,16 +160,21 @@ export function paxFieldsBytes(fields: PaxFields): number {
   return total;
 }
 
+/** Keys and names in errors, quoted, control bytes escaped: the message must stay one line. */
+function shown(text: string): string {
+  return `'${text.replace(/[\x00-\x1f\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`;
+}
+
 function requireName(name: string, key: string, where: string): string {
-  if (name === '') throw new BadInputError(`${where}: PAX record '${key}' has an empty xattr name`);
+  if (name === '') throw new BadInputError(`${where}: PAX record ${shown(key)} has an empty xattr name`);
   return name;
 }
 
 export function parseDecimal(value: Buffer, key: string, where: string): number {
   const text = value.toString('latin1');
-  if (!/^[0-9]{1,16}$/.test(text)) throw new BadInputError(`${where}: PAX record '${key}' is not a decimal number`);
+  if (!/^[0-9]{1,16}$/.test(text)) throw new BadInputError(`${where}: PAX record ${shown(key)} is not a decimal number`);
   const n = Number(text);
-  if (!Number.isSafeInteger(n)) throw new BadInputError(`${where}: PAX record '${key}' is out of range`);
+  if (!Number.isSafeInteger(n)) throw new BadInputError(`${where}: PAX record ${shown(key)} is out of range`);
   return n;
 }
 
@@ -186,7 +195,7 @@ function urlDecode(encoded: string, key: string, where: string): string {
     const c = encoded.charCodeAt(i);
     if (c === 0x25) {
       const hex = encoded.slice(i + 1, i + 3);
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new BadInputError(`${where}: PAX record '${key}' has a bad %-escape`);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new BadInputError(`${where}: PAX record ${shown(key)} has a bad %-escape`);
       bytes.push(parseInt(hex, 16));
       i += 2;
     } else {
@@ -199,6 +208,6 @@ function urlDecode(encoded: string, key: string, where: string): string {
 function base64Decode(value: Buffer, key: string, where: string): Buffer {
   const text = value.toString('latin1');
   // Buffer's decoder skips junk silently; reject it so a corrupt value is not turned into other bytes.
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw new BadInputError(`${where}: PAX record '${key}' is not base64`);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw new BadInputError(`${where}: PAX record ${shown(key)} is not base64`);
   return Buffer.from(text, 'base64');
 }

@@ -42,6 +42,12 @@ interface BodyCursor {
   skipped: boolean;
 }
 
+/** Names in errors: quoted, with control characters escaped so a hostile name cannot break the one-line message. */
+function quoted(path: ByteString): string {
+  const text = displayPath(path).replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `'${text}'`;
+}
+
 function paddingFor(size: number): number {
   return (BLOCK_SIZE - (size % BLOCK_SIZE)) % BLOCK_SIZE;
 }
@@ -69,6 +75,8 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
   const input = new ChunkReader(source);
   const global = emptyPaxFields();
   let current: BodyCursor | undefined;
+  /** For errors in a header, which has no trustworthy name of its own. */
+  let previousPath: ByteString | undefined;
 
   const truncated = (what: string): BadInputError =>
     new BadInputError(`${label}: truncated tar archive ${what}`, {
@@ -101,8 +109,8 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
         if (skipped < want) {
           throw truncated(
             skipped < cursor.remaining
-              ? `in the body of '${displayPath(cursor.path)}' (${cursor.remaining - skipped} bytes missing)`
-              : `in the padding after '${displayPath(cursor.path)}'`,
+              ? `in the body of ${quoted(cursor.path)} (${cursor.remaining - skipped} bytes missing)`
+              : `in the padding after ${quoted(cursor.path)}`,
           );
         }
         cursor.remaining = 0;
@@ -135,10 +143,11 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
           return;
         }
         if (block.length < BLOCK_SIZE) {
-          throw truncated(`in the header at offset ${headerOffset}${pendingMetadata ? ` (after ${pendingMetadata})` : ''}`);
+          const after = pendingMetadata ?? (previousPath === undefined ? undefined : `the entry ${quoted(previousPath)}`);
+          throw truncated(`in the header at offset ${headerOffset}${after === undefined ? '' : ` (after ${after})`}`);
         }
-        header = decodeHeader(block, `${label}: offset ${headerOffset}`);
         const where = `${label}: offset ${headerOffset}`;
+        header = decodeHeader(block, where);
         if (header.typeflag === 'x' || header.typeflag === 'g') {
           const isGlobal = header.typeflag === 'g';
           const what = isGlobal ? 'global PAX header' : 'PAX header';
@@ -169,24 +178,25 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
         const flag = header.typeflag;
         const shown = /^[\x21-\x7e]$/.test(flag) ? `'${flag}'` : `0x${flag.charCodeAt(0).toString(16).padStart(2, '0')}`;
         throw new BadInputError(
-          `${label}: '${displayPath(path)}' at offset ${headerOffset} has unsupported tar entry type ${shown}`,
+          `${label}: ${quoted(path)} at offset ${headerOffset} has unsupported tar entry type ${shown}`,
           { hint: flag === 'M' ? 'Multi-volume archives are not supported.' : undefined },
         );
       }
-      const where = `${label}: '${displayPath(path)}' at offset ${headerOffset}`;
+      const where = `${label}: ${quoted(path)} at offset ${headerOffset}`;
       // v7 marks directories as type '\0' with a trailing '/'; Go's archive/tar reads it the same way.
       const finalType = header.typeflag === '\0' && path.endsWith('/') ? 'directory' : type;
       const headerOnly = isHeaderOnly(header.typeflag) || finalType !== type;
       const storedSize = headerOnly ? 0 : (pax.size ?? header.size);
       const cursor: BodyCursor = { path, remaining: storedSize, padding: paddingFor(storedSize), finished: false, skipped: false };
-      const stale = (): Error => new Error(`tar body of '${displayPath(cursor.path)}' read after moving to the next member`);
+      const stale = (): Error => new Error(`tar body of ${quoted(cursor.path)} read after moving to the next member`);
       current = cursor;
+      previousPath = path;
 
       const readData = async (max: number): Promise<Buffer> => {
         if (cursor.finished) throw stale();
         const chunk = await input.readSome(Math.min(max, cursor.remaining));
         if (chunk.length === 0) {
-          throw truncated(`in the body of '${displayPath(cursor.path)}' (${cursor.remaining} bytes missing)`);
+          throw truncated(`in the body of ${quoted(cursor.path)} (${cursor.remaining} bytes missing)`);
         }
         cursor.remaining -= chunk.length;
         return chunk;
@@ -194,7 +204,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
       const readBlock = async (): Promise<Buffer> => {
         if (cursor.remaining < BLOCK_SIZE) throw new BadInputError(`${where}: GNU sparse map runs past the stored data`);
         const block = await input.readExact(BLOCK_SIZE);
-        if (block.length < BLOCK_SIZE) throw truncated(`in the sparse map of '${displayPath(path)}'`);
+        if (block.length < BLOCK_SIZE) throw truncated(`in the sparse map of ${quoted(path)}`);
         cursor.remaining -= BLOCK_SIZE;
         return block;
       };
@@ -205,14 +215,14 @@ export async function* readTar(source: AsyncIterable<Buffer>, label: string): As
         // Extension blocks sit between header and data and are not counted in the size field.
         for (let more = extended; more; ) {
           const block = await input.readExact(BLOCK_SIZE);
-          if (block.length < BLOCK_SIZE) throw truncated(`in the sparse map of '${displayPath(path)}'`);
+          if (block.length < BLOCK_SIZE) throw truncated(`in the sparse map of ${quoted(path)}`);
           more = oldGnuSparseExtension(block, layout.segments, where);
         }
         sparse = layout;
-      } else if (type === 'file' && pax.sparse.length > 0) {
+      } else if (finalType === 'file' && pax.sparse.length > 0) {
         const info = paxSparseInfo(pax.sparse, where);
         if (info !== undefined) {
-          if (info.name !== undefined) path = cursor.path = info.name;
+          if (info.name !== undefined) path = cursor.path = previousPath = info.name;
           if (info.version === '1.0') {
             info.segments = (await readSparse10Map(readBlock, where)).segments;
           }
@@ -268,7 +278,7 @@ function singleUse(cursor: BodyCursor, iterate: () => AsyncIterator<Buffer>): As
   let used = false;
   return {
     [Symbol.asyncIterator]() {
-      if (used) throw new Error(`tar body of '${displayPath(cursor.path)}' iterated twice`);
+      if (used) throw new Error(`tar body of ${quoted(cursor.path)} iterated twice`);
       used = true;
       return iterate();
     },

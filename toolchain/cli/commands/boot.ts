@@ -96,12 +96,15 @@ export default class Boot extends BaseCommand {
     });
     if (flags.interactive) process.stdin.destroy();
 
-    if (result.outcome === 'vm-died' || result.outcome === 'timeout' || (result.outcome === 'stop-killed' && result.message)) {
-      if (result.outcome === 'vm-died') process.stderr.write(`hyperbuild: error: ${result.message}\n`);
+    // The app's own failures speak for themselves; ours get one line, the console tail, a hint.
+    if (result.outcome !== 'exited' && result.message) {
+      process.stderr.write(`hyperbuild: error: ${result.message}\n`);
       if (result.console?.length && !flags.verbose) {
         process.stderr.write(`hyperbuild: last console lines:\n${result.console.map((l) => `  | ${l}`).join('\n')}\n`);
       }
-      if (result.outcome === 'vm-died') process.stderr.write('hint: rerun with --verbose to watch the guest console\n');
+      if (result.outcome === 'vm-died' || result.outcome === 'hyperstart-failed') {
+        process.stderr.write('hint: rerun with --verbose to watch the guest console\n');
+      }
     }
     if (result.exitCode !== 0) {
       if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
