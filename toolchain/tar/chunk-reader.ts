@@ -4,9 +4,13 @@
  * headers but only "whatever is there, up to N" for bodies; the latter hands
  * out slices of the source chunks so file bodies are never copied.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class ChunkReader {
   private readonly iterator: AsyncIterator<Buffer>;
+  /** Chunks not yet consumed start at pending[head]; an index, not shift(), keeps 1-byte chunks linear. */
   private pending: Buffer[] = [];
+  private head = 0;
   private pendingBytes = 0;
   private ended = false;
   /** Bytes handed out or skipped so far: the archive offset of the next byte. */
@@ -47,7 +51,7 @@ export class ChunkReader {
       if (!(await this.fill())) break;
     }
     const take = Math.min(n, this.pendingBytes);
-    const first = this.pending[0];
+    const first = this.pending[this.head];
     let out: Buffer;
     if (first !== undefined && first.length >= take) {
       out = first.subarray(0, take);
@@ -56,7 +60,7 @@ export class ChunkReader {
       out = Buffer.allocUnsafe(take);
       let filled = 0;
       while (filled < take) {
-        const chunk = this.pending[0]!;
+        const chunk = this.pending[this.head]!;
         const part = Math.min(chunk.length, take - filled);
         chunk.copy(out, filled, 0, part);
         filled += part;
@@ -70,7 +74,7 @@ export class ChunkReader {
   async readSome(max: number): Promise<Buffer> {
     if (max <= 0) return Buffer.alloc(0);
     if (this.pendingBytes === 0 && !(await this.fill())) return Buffer.alloc(0);
-    const first = this.pending[0]!;
+    const first = this.pending[this.head]!;
     const take = Math.min(max, first.length);
     const out = first.subarray(0, take);
     this.consumeFront(take);
@@ -91,19 +95,16 @@ export class ChunkReader {
   /** Reads and discards everything left, so upstream hashing/verification sees the whole stream. */
   async drain(): Promise<void> {
     this.offset += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.clear();
     while (await this.fill()) {
       this.offset += this.pendingBytes;
-      this.pending = [];
-      this.pendingBytes = 0;
+      this.clear();
     }
   }
 
   /** Releases the source early (consumer stopped iterating). */
   async close(): Promise<void> {
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.clear();
     if (!this.ended) {
       this.ended = true;
       await this.iterator.return?.();
@@ -111,10 +112,25 @@ export class ChunkReader {
   }
 
   private consumeFront(n: number): void {
-    const first = this.pending[0]!;
-    if (n === first.length) this.pending.shift();
-    else this.pending[0] = first.subarray(n);
+    const first = this.pending[this.head]!;
+    if (n === first.length) {
+      this.pending[this.head] = EMPTY;
+      this.head++;
+      if (this.head === this.pending.length) this.clear();
+      else if (this.head >= 1024 && this.head * 2 >= this.pending.length) {
+        this.pending = this.pending.slice(this.head);
+        this.head = 0;
+      }
+    } else {
+      this.pending[this.head] = first.subarray(n);
+    }
     this.pendingBytes -= n;
     this.offset += n;
+  }
+
+  private clear(): void {
+    this.pending = [];
+    this.head = 0;
+    this.pendingBytes = 0;
   }
 }
