@@ -6,7 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { encodeTar, type TarWriteMember } from '../toolchain/tar/writer.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -85,6 +86,7 @@ test('the layers build a tree: base below app, owners, modes, symlinks, rootfs/ 
   assert.equal([node(tree, 'home/app')!.inode.uid, node(tree, 'home/app')!.inode.gid], [1000, 1000]);
   assert.equal([node(tree, 'srv/owned')!.inode.uid, node(tree, 'srv/owned')!.inode.gid], [1234, 4321]);
   assert.is(node(tree, 'bin/hello')!.inode.mode, 0o755);
+  assert.is(node(tree, 'srv/owned-link')!.inode, node(tree, 'srv/owned')!.inode, 'hardlink target had rootfs/ stripped too');
   assert.is(node(tree, 'manifest'), null, 'the manifest is not part of the rootfs');
   assert.is(node(tree, 'rootfs'), null);
 });
@@ -112,6 +114,21 @@ test('refusals: bad manifest, missing dependency, traversal, extra top-level nam
     () => new AciSource({ path: join(out, 'app.aci'), text: 'x' }, { aciPath: [deps] }).resolve({ platform: { os: 'linux', architecture: 'arm64' }, cacheDir }),
     /labels arch is 'amd64', but the build is for linux\/arm64/,
   );
+});
+
+test('hostile members in a hand-made ACI: whiteout names, hardlinks out of rootfs/, the reserved /.hyperstart', async () => {
+  const manifest = Buffer.from(JSON.stringify({ acKind: 'ImageManifest', acVersion: '0.8.11', name: 'example.com/h', app: { exec: ['/x'], user: '0', group: '0' } }));
+  const cases: [TarWriteMember[], RegExp][] = [
+    [[{ entry: { path: 'rootfs/etc/.wh.passwd', type: 'file' }, data: Buffer.alloc(0) }], /'\.wh\.' names are OCI whiteouts/],
+    [[{ entry: { path: 'rootfs/x', type: 'hardlink', linkname: 'manifest' } }], /link target: 'manifest' is outside rootfs\//],
+    [[{ entry: { path: 'rootfs/.hyperstart/init', type: 'file' }, data: Buffer.from('x') }], /\/\.hyperstart is reserved/],
+    [[{ entry: { path: 'manifest', type: 'directory' } }], /'manifest' must be a regular file/],
+  ];
+  for (const [i, [members, re]] of cases.entries()) {
+    const file = join(out, `hostile-${i}.aci`);
+    writeFileSync(file, encodeTar([{ entry: { path: 'manifest', type: 'file' }, data: manifest }, { entry: { path: 'rootfs/', type: 'directory' } }, ...members]));
+    await refuses(async () => treeOf(await resolveAci(`hostile-${i}.aci`)), re);
+  }
 });
 
 test('fixtures are reproducible', () => {

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTestBundle, type TestBundle } from './helpers/boot-bundle.ts';
+import { runOnPty } from './helpers/boot-pty.ts';
 
 const WORK = join(tmpdir(), 'hyperbuild-boot-tests');
 const CLI = new URL('./helpers/boot-cli.ts', import.meta.url).pathname;
@@ -19,8 +20,13 @@ mkdirSync(WORK, { recursive: true });
 const bundle: TestBundle | undefined = haveQemu ? makeTestBundle({ dir: join(WORK, 'busybox-best'), kernel: 'best' }) : undefined;
 const hasNinePee = bundle?.kernel.kind === 'hyperkernel';
 
+/**
+ * QEMUs booting this suite's bundles (all live under WORK). Other suites and
+ * engineers run QEMU on this machine too, so a bare `pgrep qemu-system` count
+ * before/after would blame their VMs on us.
+ */
 function qemuPids(): number[] {
-  const r = spawnSync('pgrep', ['-f', '^qemu-system']);
+  const r = spawnSync('pgrep', ['-f', `^qemu-system.*${WORK}/`]);
   return r.stdout.toString().split('\n').filter(Boolean).map(Number);
 }
 const qemuBefore = qemuPids();
@@ -78,6 +84,28 @@ when(ok, '-t: the app runs on a pseudo-terminal (default 24x80 without a host te
   const r = await boot([...tcg, '-t', bundle!.dir, '--', 'sh', '-c', 'tty; stty size; echo "TERM=$TERM"; exit 3']);
   assert.is(r.code, 3, r.stderr);
   assert.match(r.stdout, /^\/dev\/pts\/\d+\r\n24 80\r\nTERM=xterm\r\n$/);
+});
+
+when(ok && spawnSync('python3', ['--version']).status === 0, '-it on a real terminal: raw mode, keys and window size reach the app, terminal restored after', async () => {
+  // `stty -a` runs on the same terminal after hyperbuild exits: it must be cooked again.
+  const cli = [process.execPath, '--import', 'tsx', CLI, ...tcg, '-it', bundle!.dir, '--', 'sh', '-c', 'echo READY; read line; echo "got:$line"; stty size; exit 4']
+    .map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const r = await runOnPty(['sh', '-c', `${cli}; echo "EXIT=$?"; stty -a`], { rows: 40, cols: 100, keys: 'hello\r' });
+  assert.ok(r.rawSeen, 'the host terminal was put in raw mode');
+  assert.match(r.output, /got:hello\r\n40 100\r\n/);
+  assert.match(r.output, /EXIT=4/);
+  const modes = r.output.slice(r.output.indexOf('EXIT=4'));
+  assert.match(modes, /(^|\s)icanon(\s|$)/m, 'icanon restored');
+  assert.match(modes, /(^|\s)echo(\s|$)/m, 'echo restored');
+});
+
+when(ok, '-v on a kernel without 9p: QEMU takes the share, HyperStart reports the mount failure → 125', async () => {
+  if (hasNinePee) return;
+  const dir = join(WORK, 'vol-no9p');
+  mkdirSync(dir, { recursive: true });
+  const r = await boot([...tcg, '-v', `${dir}:/data`, bundle!.dir, '--', 'true']);
+  assert.is(r.code, 125, r.stderr);
+  assert.match(r.stderr, /HyperStart failed: volume hbv0: mount 9p on \/data/);
 });
 
 when(ok && existsSync('/tmp/ck/x/boot'), 'microvm: the PVH vmlinux boots on -M microvm (with tsc_early_khz under TCG)', async () => {
@@ -256,11 +284,11 @@ when(haveQemu, 'CLI errors: missing bundle → 2, unknown flag → 2, tampered b
 
 test('no QEMU processes left behind', async () => {
   await new Promise((r) => setTimeout(r, 300));
-  const leftover = qemuPids().filter((p) => !qemuBefore.includes(p));
-  assert.equal(leftover, []);
   if (timings.length) {
     process.stderr.write(`\nboot timings (${bundle?.kernel.kind}, ${bundle?.hyperstart} HyperStart, TCG):\n${timings.map((t) => `  ${t.what}: ${t.ms} ms`).join('\n')}\n`);
   }
+  const leftover = qemuPids().filter((p) => !qemuBefore.includes(p));
+  assert.equal(leftover, []);
   if (existsSync(join(WORK, 'tampered'))) rmSync(join(WORK, 'tampered'), { recursive: true, force: true });
 });
 

@@ -157,6 +157,17 @@ static void handle_frame(char type, const unsigned char *p, uint32_t len)
 	}
 }
 
+/* Act on the complete frames already received. Some may have arrived with S
+ * (a host sends W right away), before this loop ever polled ctl. */
+static void handle_buffered(void)
+{
+	char type;
+	unsigned char *p;
+	uint32_t n;
+	while (hs_chan.ctl >= 0 && channel_next(&type, &p, &n))
+		handle_frame(type, p, n);
+}
+
 static void drain_ctl(void)
 {
 	for (;;) {
@@ -169,11 +180,7 @@ static void drain_ctl(void)
 		if (r == -2)
 			break;
 	}
-	char type;
-	unsigned char *p;
-	uint32_t n;
-	while (channel_next(&type, &p, &n))
-		handle_frame(type, p, n);
+	handle_buffered();
 }
 
 static const char *env_get(char **env, const char *name)
@@ -405,6 +412,9 @@ int app_run(const struct spec *s, const struct creds *c, uint64_t *nout, uint64_
 	for (int i = 0; i < 3; i++)
 		if (parent_close[i] >= 0)
 			close(parent_close[i]);
+	/* Now that app_pid is known: a W sent with S sizes the terminal before
+	 * the app is likely to look (and SIGWINCH covers it if not). */
+	handle_buffered();
 
 	/* Wait for exec (EOF) or the child's failure report. */
 	struct child_err ce;

@@ -34,6 +34,8 @@ export interface ScannedAci {
   size: number;
 }
 
+const WHITEOUT_PREFIX = '.wh.';
+
 type Compression = 'none' | 'gzip' | 'bzip2' | 'xz';
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
@@ -161,6 +163,11 @@ export async function* aciRootfsMembers(path: string, label: string, keep: (path
         throw new BadInputError(`${what}: '${displayPath(entry.linkname)}' is outside rootfs/`);
       }
       linkname = target.slice(1).join('/');
+    }
+    const base = place.path.slice(place.path.lastIndexOf('/') + 1);
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      // appc has no whiteouts; applyLayer would read this name as one and delete a dependency's file.
+      throw new BadInputError(`${label} entry '${displayPath(entry.path)}': '${WHITEOUT_PREFIX}' names are OCI whiteouts, which an ACI cannot carry`);
     }
     if (!keep(place.path, entry.type)) continue;
     yield { entry: { ...entry, path: place.path, linkname }, body: member.body };

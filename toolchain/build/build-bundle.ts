@@ -23,6 +23,7 @@ import { assembleInitramfs } from '../initramfs/assemble.ts';
 import { addHyperStart } from '../initramfs/hyperstart-files.ts';
 import { resolveKernel, type ResolvedKernel } from '../kernel/resolve-kernel.ts';
 import type { Step } from '../progress/steps.ts';
+import type { RegistryOptions } from '../registry/client.ts';
 import { openImageSource } from '../source/open-source.ts';
 import type { ResolvedImage } from '../source/image-source.ts';
 import { applyLayer, type LayerLimits } from '../tree/apply-layer.ts';
@@ -45,6 +46,8 @@ export interface BuildOptions {
   maxRootfsSize: number;
   sourceDateEpoch?: number;
   hyperbuildVersion: string;
+  /** TLS and credential options for registry references. */
+  registry?: RegistryOptions;
 }
 
 interface CachedInitramfs {
@@ -169,7 +172,7 @@ export function buildSteps(): Step<BuildContext>[] {
     {
       title: 'Resolve image',
       run: async (ctx, report) => {
-        ctx.image = await openImageSource(ctx.opts.reference).resolve({ platform: ctx.opts.platform, cacheDir: ctx.opts.cacheDir, log: report });
+        ctx.image = await openImageSource(ctx.opts.reference, { registry: ctx.opts.registry }).resolve({ platform: ctx.opts.platform, cacheDir: ctx.opts.cacheDir, log: report });
         report(`${ctx.image.manifestDigest} (${ctx.image.layers().length} layers)`);
       },
     },

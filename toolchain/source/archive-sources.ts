@@ -1,17 +1,12 @@
-import { createReadStream } from 'node:fs';
 import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
 import { isRecord } from '../image/descriptor.ts';
 import { MediaType } from '../image/media-types.ts';
 import { openArchive, type ArchiveContents } from './archive-ingest.ts';
-import { resolveDescriptor, type RawBlobReader } from './content-store.ts';
+import { resolveDescriptor, storeReader, type RawBlobReader } from './content-store.ts';
 import type { ImageSource, ResolveOptions, ResolvedImage } from './image-source.ts';
 import { selectLayoutEntry } from './oci-layout.ts';
-
-function storeReader(store: BlobStore): RawBlobReader {
-  return (digest) => createReadStream(store.path(digest)) as AsyncIterable<Buffer>;
-}
 
 /** Blob `D` of an OCI layout inside an archive is the member `blobs/ALG/HEX`. */
 function archivedLayoutReader(contents: ArchiveContents, store: BlobStore, where: string): RawBlobReader {

@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import type { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { verifyStream } from '../digest/digest.ts';
 import { formatPlatform, type Descriptor, type Platform } from '../image/descriptor.ts';
@@ -9,6 +11,11 @@ import { readLayer } from '../layers/layer-reader.ts';
 
 /** Raw (unverified) access to blobs by digest; resolution verifies everything it reads. */
 export type RawBlobReader = (digest: string) => AsyncIterable<Buffer>;
+
+/** Blobs of the content-addressed cache (pulled or ingested earlier). */
+export function storeReader(store: BlobStore): RawBlobReader {
+  return (digest) => createReadStream(store.path(digest)) as AsyncIterable<Buffer>;
+}
 
 export async function readSmallBlob(raw: RawBlobReader, desc: Descriptor, what: string): Promise<Buffer> {
   if (desc.size > MAX_MANIFEST_BYTES) throw new BadInputError(`${what} ${desc.digest} claims ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);

@@ -1,12 +1,13 @@
-import { HyperbuildError } from '../errors/errors.ts';
 import { AciSource, type AciSourceOptions } from './aci-source.ts';
 import { DockerArchiveSource, OciArchiveSource } from './archive-sources.ts';
 import type { ImageSource } from './image-source.ts';
 import { OciLayoutSource } from './oci-layout.ts';
 import { parseImageReference } from './reference.ts';
+import { RegistryImageSource } from './registry-image-source.ts';
+import type { RegistryOptions } from '../registry/client.ts';
 
 /** The one place that maps a reference's transport to its source. */
-export function openImageSource(reference: string, options: { aci?: AciSourceOptions } = {}): ImageSource {
+export function openImageSource(reference: string, options: { aci?: AciSourceOptions; registry?: RegistryOptions } = {}): ImageSource {
   const ref = parseImageReference(reference);
   switch (ref.transport) {
     case 'oci':
@@ -18,6 +19,6 @@ export function openImageSource(reference: string, options: { aci?: AciSourceOpt
     case 'aci':
       return new AciSource(ref, options.aci);
     case 'registry':
-      throw new HyperbuildError(`${ref.transport} images are not supported by this build of hyperbuild yet: ${reference}`);
+      return new RegistryImageSource(ref, options.registry);
   }
 }

@@ -113,6 +113,8 @@ export class ChunkReader {
 
   private consumeFront(n: number): void {
     const first = this.pending[this.head]!;
+    this.pendingBytes -= n;
+    this.offset += n;
     if (n === first.length) {
       this.pending[this.head] = EMPTY;
       this.head++;
@@ -124,8 +126,6 @@ export class ChunkReader {
     } else {
       this.pending[this.head] = first.subarray(n);
     }
-    this.pendingBytes -= n;
-    this.offset += n;
   }
 
   private clear(): void {

@@ -5,6 +5,7 @@ import { BadInputError } from '../../errors/errors.ts';
 import { parsePlatform } from '../../image/descriptor.ts';
 import { buildSteps, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext } from '../../build/build-bundle.ts';
 import { runSteps } from '../../progress/steps.ts';
+import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
 import type { BundleManifest, Compression } from '../../bundle/manifest.ts';
 
 function sourceDateEpoch(flag: string | undefined): number | undefined {
@@ -37,6 +38,7 @@ export default class Build extends BaseCommand {
     kernel: Flags.string({ description: 'kernel to put in the bundle (vmlinux or bzImage); default: the HyperKernel, else the Debian cloud kernel' }),
     'max-rootfs-size': Flags.string({ default: '2G', description: 'refuse images whose files add up to more than this (bounds decompression bombs)' }),
     'source-date-epoch': Flags.string({ description: 'clamp file mtimes to this time (default: $SOURCE_DATE_EPOCH)' }),
+    ...registryFlags,
   };
 
   async run(): Promise<BundleManifest & { output: string; upToDate: boolean; durationMs: number }> {
@@ -54,6 +56,7 @@ export default class Build extends BaseCommand {
         maxRootfsSize: flags['max-rootfs-size'] ? parseByteSize(flags['max-rootfs-size'], '--max-rootfs-size') : DEFAULT_MAX_ROOTFS_SIZE,
         sourceDateEpoch: sourceDateEpoch(flags['source-date-epoch']),
         hyperbuildVersion: this.config.version,
+        registry: registryOptions(flags),
       },
     };
     await runSteps(buildSteps(), ctx, this.jsonEnabled() ? 'silent' : 'auto');
