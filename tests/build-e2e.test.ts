@@ -24,8 +24,8 @@ function cpioList(bundle: string): string[] {
 
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
-test('oci layout, oci-archive and docker-archive give the same root filesystem', async () => {
-  const refs = [`oci:${FIXTURES}/busybox:latest`, `oci-archive:${FIXTURES}/busybox-oci.tar:latest`, `docker-archive:${FIXTURES}/busybox.tar`];
+test('oci layout, oci-archive and both docker-archive flavours give the same root filesystem', async () => {
+  const refs = [`oci:${FIXTURES}/busybox:latest`, `oci-archive:${FIXTURES}/busybox-oci.tar:latest`, `docker-archive:${FIXTURES}/busybox.tar`, `docker-archive:${FIXTURES}/busybox-docker25.tar:busybox:latest`];
   const listings = refs.map((ref, i) => {
     const out = join(work, `t${i}`);
     const r = build(ref, out);
@@ -36,6 +36,7 @@ test('oci layout, oci-archive and docker-archive give the same root filesystem',
   });
   assert.equal(listings[1], listings[0]);
   assert.equal(listings[2], listings[0]);
+  assert.equal(listings[3], listings[0]);
   const files = new Set(listings[0]);
   for (const p of ['.hyperstart/init', '.hyperstart/spec', 'bin/busybox', 'bin/sh', 'etc/passwd', 'etc/motd', 'www/index.html', 'tmp']) assert.ok(files.has(p), p);
   assert.not.ok(files.has('etc/doomed'), 'whiteout applied');

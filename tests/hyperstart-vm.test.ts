@@ -170,6 +170,8 @@ interface Host {
   onFrame?: (type: string, payload: Buffer, send: (t: string, p?: Buffer) => void) => void;
   /** Feed stdin from onFrame instead of sending `E` right after `R` (the default, as `hyperbuild boot` without -i). */
   interactive?: boolean;
+  /** Called with all stdout received so far, on each chunk. */
+  onStdout?: (soFar: string, send: (t: string, p?: Buffer) => void) => void;
   qemuArgs?: string[];
 }
 
@@ -214,7 +216,11 @@ async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeout
           }
         });
       } else {
-        sock.on('data', (d) => { out[n].push(d); maybeB(); });
+        sock.on('data', (d) => {
+          out[n].push(d);
+          if (n === 'stdout' && ctlSock) host.onStdout?.(Buffer.concat(out.stdout).toString(), (t, p) => ctlSock!.write(frame(t, p)));
+          maybeB();
+        });
       }
       sock.on('error', () => {});
     });
@@ -347,16 +353,18 @@ t('ctl mode: not executable → 126', async () => {
 });
 
 t('ctl mode: K 9 kills the app → 137; background processes do not keep the VM alive', async () => {
+  let sent = false;
   const r = await bootCtl(ctlInitrd, rt(sh('sleep 1000 & echo started; sleep 1000')), {
-    onFrame: (type, _p, send) => { if (type === 'R') setTimeout(() => send('K', u32(9)), 1500); },
+    onStdout: (so, send) => { if (!sent && so.includes('started')) { sent = true; setTimeout(() => send('K', u32(9)), 300); } },
   });
   assert.is(r.code, 137, r.console);
   assert.is(r.stdout, 'started\n');
 });
 
 t('ctl mode: K 15 is forwarded to the process group (trap runs)', async () => {
+  let sent = false;
   const r = await bootCtl(ctlInitrd, rt(sh('trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.2; done')), {
-    onFrame: (type, _p, send) => { if (type === 'R') setTimeout(() => send('K', u32(15)), 1500); },
+    onStdout: (so, send) => { if (!sent && so.includes('ready')) { sent = true; send('K', u32(15)); } },
   });
   assert.is(r.code, 3, r.console);
   assert.is(r.stdout, 'ready\ngot TERM\n');

@@ -16,6 +16,8 @@ export const NEWC_CRC_MAGIC = '070702';
 export const NEWC_HEADER_SIZE = 110;
 /** Largest value of any field: 8 hex digits. */
 export const NEWC_FIELD_MAX = 0xffffffff;
+/** Name of the entry that ends an archive; the kernel stops (and forgets hardlinks) there. */
+export const NEWC_TRAILER_NAME = 'TRAILER!!!';
 /** The kernel refuses names longer than PATH_MAX bytes including the NUL. */
 export const NEWC_NAME_MAX = 4096;
 

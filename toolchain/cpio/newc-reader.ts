@@ -12,8 +12,7 @@ import { BadInputError } from '../errors/errors.ts';
 import { bytesToByteString, displayPath, type ByteString } from '../paths/byte-string.ts';
 import { ChunkReader } from '../tar/chunk-reader.ts';
 import { paddingAfter } from './alignment.ts';
-import { NEWC_HEADER_SIZE, NEWC_NAME_MAX, decodeNewcHeader, type DecodedNewcHeader } from './newc-header.ts';
-import { NEWC_TRAILER_NAME } from './newc-writer.ts';
+import { NEWC_HEADER_SIZE, NEWC_NAME_MAX, NEWC_TRAILER_NAME, decodeNewcHeader, type DecodedNewcHeader } from './newc-header.ts';
 
 export interface NewcReadEntry {
   header: DecodedNewcHeader;

@@ -4,21 +4,21 @@
  * constant memory (plus one small record per hardlinked inode).
  *
  * Hardlinks. The kernel's unpacker (init/initramfs.c, maybe_link) links an
- * entry to an earlier one when nlink >= 2 and (devmajor, devminor, ino, type)
- * match; every later name is opened WITHOUT O_TRUNC and gets body bytes only
- * if its filesize says so. We put the data on the FIRST name and give every
- * later name filesize 0, because that is the order a tar stream delivers
- * them in (the target carries the data, the hardlink entries come after), so
- * we can stream without buffering file bodies. GNU cpio -o does the opposite
- * (data on the LAST name, earlier names empty). Reading the kernel source
- * (2.6 .. 6.x), that order also ends up with the data, because the later
- * link is not truncated; the brief we were given said GNU's order loses data
- * in the kernel, which we could not confirm from the source. What does lose
- * or double data is mixing the two: a later name with filesize > 0 rewrites
- * the shared inode, and a repeated ino with nlink 1 silently becomes a
- * separate file. So the writer enforces one convention strictly. GNU
- * `cpio -i` reads ours correctly (it defers zero-size links until the end),
- * which the tests check.
+ * entry to an earlier one when nlink >= 2 and (devmajor, devminor, ino, file
+ * type) match, and opens every later name WITHOUT O_TRUNC, writing body bytes
+ * only if that entry's filesize says so. We put the data on the FIRST name
+ * and give every later name filesize 0: that is the order a tar stream
+ * delivers them in (the target carries the data, hardlink entries come
+ * later), so nothing has to be buffered. GNU `cpio -o` does the opposite
+ * (data on the LAST name, earlier names empty). It is often said that GNU's
+ * order loses the data in the kernel; it does not in Linux 6.1 (booted in
+ * tests/cpio-kernel-unpack.test.ts), nor per the source back to 2.6, since
+ * the later name is not truncated. What does corrupt the result is a
+ * mixed or inconsistent group: a later name with filesize > 0 writes the
+ * shared inode a second time, and a repeated ino with nlink 1 becomes a
+ * separate, empty file. So the writer enforces one order strictly. GNU
+ * `cpio -i` reads our order correctly (it defers zero-size names to the
+ * end), which tests/cpio-gnu-cross-check.test.ts checks.
  *
  * The kernel forgets all inodes at each TRAILER!!!, so a hardlink group must
  * not span concatenated archives.
@@ -27,12 +27,11 @@ import { HyperbuildError } from '../errors/errors.ts';
 import { byteStringToBytes, displayPath, type ByteString } from '../paths/byte-string.ts';
 import { paddingAfter } from './alignment.ts';
 import { fileTypeOf, type FileType } from './file-mode.ts';
-import { NEWC_HEADER_SIZE, NEWC_NAME_MAX, encodeNewcHeader, type CpioHeader } from './newc-header.ts';
+import { NEWC_HEADER_SIZE, NEWC_NAME_MAX, NEWC_TRAILER_NAME, encodeNewcHeader, type CpioHeader } from './newc-header.ts';
 
-export const NEWC_TRAILER_NAME = 'TRAILER!!!';
-/** The whole archive is padded to this, as GNU cpio does: block devices and bootloaders like it. */
+/** GNU cpio pads the archive to its 512-byte block size; doing the same keeps us byte-identical to it (tested). */
 export const NEWC_ARCHIVE_BLOCK = 512;
-/** The kernel skips (does not create) symlinks whose target is PATH_MAX bytes or longer. */
+/** Linux symlink targets are at most PATH_MAX - 1 bytes; the unpacker would skip longer ones without a word. */
 const SYMLINK_TARGET_MAX = 4095;
 
 /** Types the kernel hard-links (maybe_link); dirs and symlinks are never linked. */

@@ -12,6 +12,7 @@ import { TYPEFLAG_OF } from './typeflag.ts';
  * and absolute names go through untouched; `raw` adds deliberate damage.
  */
 export interface TarWriteMember {
+  /** entry.size is ignored: the size written is data.length (or raw.declaredSize). */
   entry: Partial<TarEntry> & { path: ByteString; type: TarEntryType };
   /** Body of a file; ignored for other types unless raw.dataForAnyType. */
   data?: Buffer;
