@@ -71,6 +71,23 @@ test('a rebuild of an unchanged image is a no-op', async () => {
   assert.is(JSON.parse(r.stdout).upToDate, true);
 });
 
+test('two builds of the same image at once, sharing a cache, both succeed', async () => {
+  const { spawn } = await import('node:child_process');
+  const shared = join(work, 'cache-concurrent');
+  const run = (out: string) =>
+    new Promise<number>((resolve) => {
+      const p = spawn(join(FIXTURES, '..', '..', 'bin', 'hyperbuild'), ['build', `oci-archive:${FIXTURES}/busybox-oci.tar:latest`, '-o', out, '--cache-dir', shared, '--json'], {
+        env: { ...process.env, HYPERBUILD_KERNEL_CACHE_DIR: kernelCache },
+        stdio: 'ignore',
+      });
+      p.on('close', (code) => resolve(code ?? -1));
+    });
+  const [a, b] = await Promise.all([run(join(work, 'conc-a')), run(join(work, 'conc-b'))]);
+  assert.equal([a, b], [0, 0]);
+  const ma = readFileSync(join(work, 'conc-a', 'bundle.json'), 'utf8');
+  assert.is(ma, readFileSync(join(work, 'conc-b', 'bundle.json'), 'utf8'));
+});
+
 test('each compression writes a valid archive with the right name', async () => {
   for (const [c, name] of [['zstd', 'initramfs.cpio.zst'], ['lz4', 'initramfs.cpio.lz4'], ['none', 'initramfs.cpio']]) {
     const out = join(work, `c-${c}`);

@@ -134,7 +134,9 @@ async function buildInitramfs(ctx: BuildContext, report: (line: string) => void)
   }
   const { digest, size } = await ctx.memo!.digest(final);
   const meta: CachedInitramfs = { path: final, digest, size, uncompressedSize, rootfsBytes: limits.bytesSoFar };
-  await writeFile(join(dir, `${keyHex(ctx.key!)}.json`), JSON.stringify(meta));
+  const metaPath = join(dir, `${keyHex(ctx.key!)}.json`);
+  await writeFile(`${metaPath}.tmp-${process.pid}`, JSON.stringify(meta));
+  await rename(`${metaPath}.tmp-${process.pid}`, metaPath);
   return meta;
 }
 

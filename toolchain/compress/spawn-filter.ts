@@ -73,7 +73,8 @@ export async function* spawnFilter(
   try {
     for await (const chunk of child.stdout) yield chunk as Buffer;
     const { code, signal } = await exited;
-    await feeding;
+    // The feeder records an input error before it kills the child, so this
+    // is known here without waiting for a possibly slow input.
     if (inputError !== undefined) throw inputError.error;
     if (spawnError !== undefined) throw spawnFailure(cmd, spawnError);
     if (code !== 0) {
@@ -81,6 +82,9 @@ export async function* spawnFilter(
       const said = stderr.trim();
       throw onFailure(`${cmd.command} ${status}${said ? `: ${said}` : ''}`);
     }
+    // Status 0 means the tool read our stdin to its end, so feeding is done.
+    await feeding;
+    if (inputError !== undefined) throw inputError.error;
     finished = true;
   } catch (error) {
     // A missing binary can surface as a stdout error before 'error' fires.
