@@ -84,7 +84,9 @@ export async function* spawnFilter(
     }
     // Status 0 means the tool read our stdin to its end, so feeding is done.
     await feeding;
-    if (inputError !== undefined) throw inputError.error;
+    // Re-read: TypeScript cannot see that the feeder may have set it meanwhile.
+    const lateInputError = inputError as { error: unknown } | undefined;
+    if (lateInputError !== undefined) throw lateInputError.error;
     finished = true;
   } catch (error) {
     // A missing binary can surface as a stdout error before 'error' fires.

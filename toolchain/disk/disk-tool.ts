@@ -78,7 +78,10 @@ export async function runDiskTool(tool: DiskTool): Promise<{ stdout: string; std
     });
   }
   if (code !== 0) {
-    const detail = stderr.trim().split('\n').slice(-5).join(' / ') || (signal ? `killed by ${signal}` : `exit status ${code}`);
+    // mkfs.erofs follows its error with the whole usage text: keep what came before it.
+    const lines = stderr.trim().split('\n');
+    const usage = lines.findIndex((l) => /^usage:/i.test(l.trim()));
+    const detail = (usage >= 0 ? lines.slice(0, usage) : lines).slice(-5).join(' / ').trim() || (signal ? `killed by ${signal}` : `exit status ${code}`);
     throw new HyperbuildError(`${tool.command} failed while writing the disk root filesystem: ${detail}`);
   }
   return { stdout, stderr };

@@ -26,6 +26,8 @@ export async function writeDiskRootfs(
   outPath: string,
   opts: DiskRootfsOptions,
 ): Promise<{ digest: string; size: number }> {
+  // The tools write into an existing file rather than replace it: start from nothing.
+  await rm(outPath, { force: true });
   await mkdir(opts.tmpDir, { recursive: true });
   // mkdtemp makes it 0700: staged setuid files and devices are reachable by no other user.
   const work = await mkdtemp(join(opts.tmpDir, `hb-${kind}-`));

@@ -2,7 +2,7 @@ import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
 import type { ImageRuntimeConfig } from '../bundle/manifest.ts';
 import { isRecord, type Platform } from './descriptor.ts';
-import { MAX_MANIFEST_BYTES } from './manifest.ts';
+import { parseJsonObject } from './json-document.ts';
 
 export interface ImageConfig {
   platform: Platform;
@@ -23,14 +23,7 @@ function keys(v: unknown): string[] {
 
 /** Parse an OCI / Docker image config; only fields a VM uses are kept. */
 export function parseImageConfig(bytes: Buffer, where: string): ImageConfig {
-  if (bytes.length > MAX_MANIFEST_BYTES) throw new BadInputError(`${where} is too large (${bytes.length} bytes)`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw new BadInputError(`${where} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (!isRecord(doc)) throw new BadInputError(`${where} is not a JSON object`);
+  const doc = parseJsonObject(bytes, where);
   const rootfs = doc.rootfs;
   if (!isRecord(rootfs) || rootfs.type !== 'layers') throw new BadInputError(`${where}: rootfs.type must be "layers"`);
   const diffIds = strings(rootfs.diff_ids, `${where} rootfs.diff_ids`);

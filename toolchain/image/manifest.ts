@@ -1,9 +1,9 @@
 import { BadInputError } from '../errors/errors.ts';
 import { isRecord, parseDescriptor, type Descriptor } from './descriptor.ts';
 import { MediaType, isIndexType, layerCompression } from './media-types.ts';
+import { parseJsonObject } from './json-document.ts';
 
-/** Hostile manifests are parsed with a cap so a huge answer cannot exhaust memory. */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export { MAX_MANIFEST_BYTES } from './json-document.ts';
 
 export interface ImageIndex {
   kind: 'index';
@@ -20,24 +20,12 @@ export interface ImageManifest {
   annotations?: Record<string, string>;
 }
 
-function parseJson(bytes: Buffer, where: string): Record<string, unknown> {
-  if (bytes.length > MAX_MANIFEST_BYTES) throw new BadInputError(`${where} is ${bytes.length} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw new BadInputError(`${where} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (!isRecord(doc)) throw new BadInputError(`${where} is not a JSON object`);
-  return doc;
-}
-
 /**
  * Parse an index or image manifest. `declaredType` is the media type from the
  * descriptor or Content-Type that led here, used when the document omits its own.
  */
 export function parseManifestOrIndex(bytes: Buffer, where: string, declaredType?: string): ImageIndex | ImageManifest {
-  const doc = parseJson(bytes, where);
+  const doc = parseJsonObject(bytes, where);
   const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : declaredType;
   if (doc.schemaVersion === 1 || mediaType === MediaType.dockerManifestV1 || mediaType === MediaType.dockerManifestV1Signed) {
     throw new BadInputError(`${where} is a Docker schema 1 manifest, which is deprecated and unsupported`, {

@@ -2,6 +2,7 @@ import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
 import { isRecord } from '../image/descriptor.ts';
+import { parseJsonDocument } from '../image/json-document.ts';
 import { MediaType } from '../image/media-types.ts';
 import { openArchive, type ArchiveContents } from './archive-ingest.ts';
 import { resolveDescriptor, storeReader, type RawBlobReader } from './content-store.ts';
@@ -40,12 +41,7 @@ interface SaveEntry {
 }
 
 function parseSaveManifest(bytes: Buffer, where: string): SaveEntry[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw new BadInputError(`${where}: manifest.json is not valid JSON: ${(err as Error).message}`);
-  }
+  const doc = parseJsonDocument(bytes, `${where}: manifest.json`);
   if (!Array.isArray(doc) || doc.length === 0) throw new BadInputError(`${where}: manifest.json must be a non-empty array`);
   return doc.map((e, i) => {
     if (!isRecord(e) || typeof e.Config !== 'string' || !Array.isArray(e.Layers) || e.Layers.some((l) => typeof l !== 'string')) {
