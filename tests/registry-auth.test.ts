@@ -4,7 +4,8 @@
  * Docker config, credential helpers, and redirects that must not leak
  * credentials to another host.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -191,7 +192,8 @@ test('bearer tokens: fetched from the realm with credentials, cached per scope, 
   assert.is(pulled.manifestDigest, pushed.manifestDigest);
   // One token for repository:team/app:pull serves the manifest and all blobs.
   assert.equal(tokens.requests, [{ scopes: ['repository:team/app:pull'], user: 'bob' }]);
-  execFileSync('skopeo', ['copy', '--dest-creds', `alice:${USERS.alice}`, '--dest-tls-verify=false', `oci:${image.dir}:latest`, `docker://${token.host}/team/img:1`], { stdio: 'pipe' });
+  // Async: the token server lives in this process and must keep answering while skopeo runs.
+  await promisify(execFile)('skopeo', ['copy', '--dest-creds', `alice:${USERS.alice}`, '--dest-tls-verify=false', `oci:${image.dir}:latest`, `docker://${token.host}/team/img:1`]);
   const img = await pullImage(`${token.host}/team/img:1`, { cacheDir: join(work, 'cache-token'), credentials: { username: 'bob', password: USERS.bob } });
   assert.is(img.manifestDigest, image.images[0]!.manifestDigest);
 });

@@ -109,6 +109,10 @@ test('hostile: the reserved /.hyperstart cannot come from an image', async () =>
   await rejects(() => build([file('.hyperstart/init', 'evil')]), /reserved/);
 });
 
+test('hostile: a root file named TRAILER!!! is refused (it would end the initramfs)', async () => {
+  await rejects(() => build([file('TRAILER!!!', 'x')]), /TRAILER!!! would end the initramfs early/);
+});
+
 test('hostile: a path through a regular file is refused', async () => {
   await rejects(() => build([file('f', 'x'), file('f/g', 'y')]), /'f' on its path is a file, not a directory/);
 });

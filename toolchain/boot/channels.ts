@@ -50,14 +50,9 @@ export class ChannelSet {
     const server = createServer({ pauseOnConnect: true });
     this.servers.set(name, server);
     this.sockets.set(name, new Promise<Socket>((resolve) => {
-      server.on('connection', (sock) => {
-        if (this.accepted.some((s) => (s as Socket & { hbChannel?: string }).hbChannel === name)) {
-          sock.destroy();
-          return;
-        }
-        (sock as Socket & { hbChannel?: string }).hbChannel = name;
+      server.once('connection', (sock) => {
         this.accepted.push(sock);
-        // One peer per channel: stop listening as soon as it is here.
+        // One peer per channel: stop listening as soon as it is here (nobody else gets in).
         server.close();
         resolve(sock);
       });

@@ -2,6 +2,7 @@ import { BadInputError } from '../errors/errors.ts';
 import { displayPath, type ByteString } from '../paths/byte-string.ts';
 import type { TarEntry } from '../tar/entry.ts';
 import type { TarMember } from '../tar/reader.ts';
+import { NEWC_TRAILER_NAME as CPIO_TRAILER_NAME } from '../cpio/newc-header.ts';
 import { newInode, type Inode, type TreeNode } from './inode.ts';
 import { RootfsTree, pathComponents } from './rootfs-tree.ts';
 
@@ -33,6 +34,11 @@ async function collect(members: AsyncIterable<TarMember>, label: string, limits:
     const components = pathComponents(entry.path, what);
     if (components[0] === RESERVED_TOP_LEVEL) {
       throw new BadInputError(`${what}: /${RESERVED_TOP_LEVEL} is reserved for hyperbuild's init and cannot come from an image`);
+    }
+    if (components.length === 1 && components[0] === CPIO_TRAILER_NAME) {
+      throw new BadInputError(`${what}: a root-level file named ${CPIO_TRAILER_NAME} would end the initramfs early (the kernel stops unpacking there)`, {
+        hint: 'rename it in the image, or build with a disk root filesystem',
+      });
     }
     const content: Buffer[] = [];
     if (entry.type === 'file') {
