@@ -131,6 +131,17 @@ when(canBuild, 'a bundle made by `hyperbuild build` boots (image cmd overridden)
   assert.is(r.stdout, 'built\n');
 });
 
+when(ok, '--network none, --cpus 2, -m 200m reach the guest', async () => {
+  const r = await boot([...tcg, '--network', 'none', '--cpus', '2', '-m', '200m', '--json', bundle!.dir, '--', 'sh', '-c',
+    'ls /sys/class/net | tr "\\n" " "; echo; nproc; awk "/MemTotal/ {print (\\$2 > 150000 && \\$2 < 204800)}" /proc/meminfo']);
+  assert.is(r.code, 0, r.stderr);
+  const [nets, cpus, mem] = r.stdout.split('\n');
+  assert.is(nets.trim(), 'lo');
+  assert.is(cpus, '2');
+  assert.is(mem, '1');
+  assert.is((JSON.parse(r.stdout.split('\n').slice(3).join('\n')) as { memoryMiB: number }).memoryMiB, 200);
+});
+
 when(ok, 'command not found → 127 (via --entrypoint)', async () => {
   const r = await boot([...tcg, '--entrypoint', '/no/such/cmd', bundle!.dir]);
   assert.is(r.code, 127, r.stderr);

@@ -4,10 +4,9 @@
  * initramfs/hyperstart/PROTOCOL.md over virtio-serial ports.
  *
  * Needs: `make hyperstart`, qemu-system-x86_64, /bin/busybox (busybox-static),
- * GNU cpio and a kernel: $HYPERSTART_TEST_KERNEL, a HyperKernel under
- * kernel/out or ~/.cache/hyperbuild/kernels, or the Debian cloud kernel in
- * /tmp/ck (modular: its virtio modules are put in the initramfs as `module`
- * records). Tests are skipped when something is missing.
+ * GNU cpio and a kernel: $HYPERSTART_TEST_KERNEL, else the kernel builds use
+ * (toolchain/kernel/resolve-kernel.ts; a modular one has its virtio modules put in the initramfs as `module`
+ * records). The suite fails when something is missing.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,77 +16,27 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeSpec, type HyperStartSpec } from '../toolchain/hyperstart/spec.ts';
+import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
+import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const HS_BIN = path.join(ROOT, 'initramfs/hyperstart/out/hyperstart');
-const CLOUD = '/tmp/ck/x';
-const CLOUD_VER = '6.1.0-56-cloud-amd64';
-/** The cloud kernel's modules we need, in load order (from `modinfo -F depends`). */
-const CLOUD_MODULES = [
-  'drivers/virtio/virtio_ring', 'drivers/virtio/virtio', 'drivers/virtio/virtio_pci_legacy_dev',
-  'drivers/virtio/virtio_pci_modern_dev', 'drivers/virtio/virtio_pci', 'drivers/char/virtio_console',
-  'net/core/failover', 'drivers/net/net_failover', 'drivers/net/virtio_net',
-  'drivers/block/virtio_blk', 'fs/overlayfs/overlay',
-];
-
 interface Kernel { path: string; modules: string[] }
 
-const KERNEL_NAME = /^(bzImage|vmlinuz.*)$/;
-
-function findFile(dir: string, re: RegExp, depth = 3): string | undefined {
-  if (depth < 0 || !fs.existsSync(dir)) return undefined;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isFile() && re.test(e.name)) return p;
-    if (e.isDirectory()) { const f = findFile(p, re, depth - 1); if (f) return f; }
-  }
-  return undefined;
-}
-
-/** A kernel cache entry (toolchain layout): vmlinuz, .config, and for a modular
- * kernel modules/ + modules.load (load order). Undefined if incomplete. */
-function cacheKernel(dir: string): Kernel & { builtin: boolean } | undefined {
-  const vmlinuz = findFile(dir, KERNEL_NAME, 0);
-  if (!vmlinuz) return undefined;
-  const config = fs.existsSync(path.join(dir, '.config')) ? fs.readFileSync(path.join(dir, '.config'), 'utf8') : '';
-  const builtin = /^CONFIG_VIRTIO_CONSOLE=y$/m.test(config) && /^CONFIG_VIRTIO_PCI=y$/m.test(config);
-  if (builtin) return { path: vmlinuz, modules: [], builtin };
-  const load = path.join(dir, 'modules.load');
-  if (!fs.existsSync(load)) return undefined;
-  const modules = fs.readFileSync(load, 'utf8').split('\n').filter(Boolean).map((m) => path.join(dir, 'modules', `${m}.ko`));
-  if (!modules.every((m) => fs.existsSync(m))) return undefined; // still being written
-  return { path: vmlinuz, modules, builtin };
-}
-
-function pickKernel(): Kernel | undefined {
+/** The kernel builds use (HyperKernel, else the Debian cloud kernel with its modules); HYPERSTART_TEST_KERNEL overrides. */
+async function pickKernel(): Promise<Kernel> {
   if (process.env.HYPERSTART_TEST_KERNEL) return { path: process.env.HYPERSTART_TEST_KERNEL, modules: [] };
-  // A HyperKernel (everything built in) first: that is what bundles boot.
-  const hyper = findFile(path.join(ROOT, 'kernel/out'), KERNEL_NAME);
-  if (hyper) return { path: hyper, modules: [] };
-  const cacheDir = path.join(os.homedir(), '.cache/hyperbuild/kernels');
-  const cached = fs.existsSync(cacheDir)
-    ? fs.readdirSync(cacheDir).sort().map((d) => cacheKernel(path.join(cacheDir, d))).filter((k) => k !== undefined)
-    : [];
-  const builtin = cached.find((k) => k.builtin);
-  if (builtin) return builtin;
-  const cloud = path.join(CLOUD, `boot/vmlinuz-${CLOUD_VER}`);
-  if (fs.existsSync(cloud)) {
-    const base = path.join(CLOUD, `lib/modules/${CLOUD_VER}/kernel`);
-    return {
-      path: cloud,
-      modules: CLOUD_MODULES.map((m) => path.join(base, `${m}.ko`)),
-    };
-  }
-  return cached[0];
+  const resolved = await resolveKernel({ cacheDir: process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? defaultCacheDir() });
+  return { path: resolved.path, modules: resolved.modules.map((m) => m.hostPath) };
 }
 
-const kernel = pickKernel();
+const kernel = await pickKernel();
 if (kernel) console.log(`hyperstart VM tests: kernel ${kernel.path}${kernel.modules.length ? ` + ${kernel.modules.length} modules` : ''}`);
 const haveTools = [HS_BIN, '/bin/busybox'].every((f) => fs.existsSync(f))
   && spawnSync('qemu-system-x86_64', ['--version']).status === 0
   && spawnSync('cpio', ['--version']).status === 0;
 const enabled = !!kernel && haveTools;
-if (!enabled) console.warn('hyperstart VM tests skipped: need `make hyperstart`, qemu, busybox-static, cpio and a kernel');
+if (!enabled) throw new Error('hyperstart VM tests need `make hyperstart`, qemu, busybox-static, cpio and a kernel (make deps)');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hyperstart-test-'));
 

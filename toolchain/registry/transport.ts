@@ -92,6 +92,8 @@ export class HttpTransport {
       else {
         const stream = body.open();
         stream.on('error', (err) => request.destroy(err));
+        // A failed request must not leave the file it was sending open.
+        request.on('close', () => stream.destroy());
         stream.pipe(request);
       }
     });
