@@ -1,21 +1,52 @@
 /**
  * `make bench`: every benchmark section in one run, printed as tables with
  * ratios against the peer tools. Not part of the tests: timings vary by machine.
- * BENCH_ONLY=build,boot limits the sections.
+ * BENCH_ONLY=build,boot,registry limits the sections; BENCH_RUNS sets repetitions.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bootBench } from './boot.bench.ts';
 import { buildBench } from './build.bench.ts';
+import { registryBench } from './registry.bench.ts';
+import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
+import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = join(root, 'bench', 'out');
 mkdirSync(out, { recursive: true });
 const only = process.env.BENCH_ONLY?.split(',');
-const sections: [string, () => string[]][] = [['build', () => buildBench(root, out)]];
+const kernelCache = process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? defaultCacheDir();
+
+/** Hello-world bundles, one per kernel, built with the CLI. */
+function helloBundle(kernel: 'hyperkernel' | 'debian-cloud', compression = 'gzip'): string {
+  const dir = join(out, `hello-${kernel}-${compression}`);
+  execFileSync(`${root}/bin/hyperbuild`, ['build', `oci:${root}/fixtures/out/busybox:hello`, '-o', dir, '--kernel', kernel, '--compression', compression, '--kernel-cache-dir', kernelCache], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return dir;
+}
+
+const cloudKernel = async () => (await resolveKernel({ cacheDir: kernelCache, kernelPath: 'debian-cloud' })).path;
+
+const sections: [string, () => Promise<string[]>][] = [
+  ['build', async () => buildBench(root, out)],
+  [
+    'boot',
+    async () =>
+      bootBench(
+        root,
+        [
+          { dir: helloBundle('hyperkernel'), label: 'HyperKernel' },
+          { dir: helloBundle('debian-cloud'), label: 'Debian cloud kernel' },
+        ],
+        await cloudKernel(),
+      ),
+  ],
+  ['registry', async () => registryBench(root, out, helloBundle('hyperkernel'))],
+];
 
 for (const [name, run] of sections) {
   if (only && !only.includes(name)) continue;
-  for (const line of run()) process.stdout.write(`${line}\n`);
+  for (const line of await run()) process.stdout.write(`${line}\n`);
   process.stdout.write('\n');
 }

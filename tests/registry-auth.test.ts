@@ -187,6 +187,10 @@ test('bearer tokens: fetched from the realm with credentials, cached per scope, 
   // HEADs run in parallel under one pull token, uploads under one push token.
   assert.equal(tokens.requests.map((r) => r.scopes.join(' ')).sort(), ['repository:team/app:pull', 'repository:team/app:pull,push']);
   assert.ok(tokens.requests.every((r) => r.user === 'alice'));
+  // A mount needs one token for both repositories (push here, pull there).
+  const mounted = await pushBundle(bundle.dir, `${token.host}/team/copy:1`, { credentials: { username: 'alice', password: USERS.alice }, mountFrom: 'team/app' });
+  assert.equal(mounted.blobs.map((b) => b.outcome), ['mounted', 'mounted', 'mounted']);
+  assert.ok(tokens.requests.some((r) => r.scopes.join(' ') === 'repository:team/copy:pull,push repository:team/app:pull'), JSON.stringify(tokens.requests));
   tokens.requests.length = 0;
   const pulled = await pullBundle(ref, join(work, 'token-out'), { cacheDir: join(work, 'cache-token'), credentials: { username: 'bob', password: USERS.bob } });
   assert.is(pulled.manifestDigest, pushed.manifestDigest);

@@ -22,8 +22,8 @@ let work: string;
 let single: OciLayoutInfo;
 let multi: OciLayoutInfo;
 
-function skopeoCopy(layout: string, ref: string, all = false): void {
-  execFileSync('skopeo', ['copy', ...(all ? ['--all'] : []), '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${ref}`], { stdio: 'pipe' });
+function skopeoCopy(layout: string, ref: string, all = false, format?: 'v2s2'): void {
+  execFileSync('skopeo', ['copy', ...(all ? ['--all'] : []), ...(format ? ['--format', format] : []), '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${ref}`], { stdio: 'pipe' });
 }
 
 test.before(async () => {
@@ -122,6 +122,21 @@ test('inspect lists an index with its platforms, and an image with its platform'
   assert.is(image.kind, 'image');
   assert.is(image.image?.platform, 'linux/amd64');
   assert.is(image.layers?.length, 1);
+});
+
+test('Docker schema 2 manifests and manifest lists (skopeo --format v2s2) are read too', async () => {
+  skopeoCopy(single.dir, `${registry.host}/test/docker:1`, false, 'v2s2');
+  skopeoCopy(multi.dir, `${registry.host}/test/dockerlist:1`, true, 'v2s2');
+  const cacheDir = join(work, 'cache-docker');
+  const image = await pullImage(`${registry.host}/test/docker:1`, { cacheDir });
+  assert.is(image.manifest.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  assert.is(image.layers[0]!.mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+  assert.is(image.layers[0]!.digest, single.images[0]!.layerDigest);
+  const fromList = await pullImage(`${registry.host}/test/dockerlist:1`, { cacheDir, platform: 'linux/arm64' });
+  const top = await inspectReference(`${registry.host}/test/dockerlist:1`, { cacheDir });
+  assert.is(top.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+  assert.is(fromList.indexDigest, top.digest);
+  assert.is(fromList.layers[0]!.digest, multi.images[1]!.layerDigest);
 });
 
 test('tags are listed', async () => {
