@@ -1,21 +1,22 @@
 /**
  * The registry client's pure parts: references, WWW-Authenticate, Retry-After,
  * platforms, manifest parsing (schema 1 refused), the bundle artifact
- * manifest, and the Docker config file.
+ * manifest, and the Docker config file. Platforms and manifests live in
+ * toolchain/image/, shared with the other image sources.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BadInputError } from '../toolchain/errors/errors.ts';
+import { parseManifest } from '../toolchain/image/manifest.ts';
+import { parsePlatform, platformMatches } from '../toolchain/image/platform.ts';
+import { selectPlatform } from '../toolchain/image/platform-select.ts';
 import { bundleFiles, bundleManifest, readBundleArtifact } from '../toolchain/registry/bundle-artifact.ts';
 import { mapLimit } from '../toolchain/registry/concurrency.ts';
 import { credentialKey, eraseCredentials, lookupCredentials, storeCredentials } from '../toolchain/registry/docker-config.ts';
-import { parseManifest } from '../toolchain/registry/manifest.ts';
-import { parsePlatform, platformMatches } from '../toolchain/registry/platform.ts';
 import { formatReference, isLoopbackRegistry, parseReference, registryEndpoint } from '../toolchain/registry/reference.ts';
 import { parseRetryAfter } from '../toolchain/registry/retry.ts';
-import { selectPlatform } from '../toolchain/registry/resolve-image.ts';
 import { parseWwwAuthenticate } from '../toolchain/registry/www-authenticate.ts';
 import { makeBundleDir, tempDir } from './helpers/registry-fixtures.ts';
 

@@ -22,14 +22,17 @@ if (!existsSync(join(root, 'commands.mjs'))) {
   writeFileSync(join(root, 'commands.mjs'), 'export const COMMANDS = {};\n');
 }
 
-try {
-  await Boot.run(process.argv.slice(2), root);
-} catch (err) {
-  const exit = (err as Errors.CLIError).oclif?.exit;
-  if (err instanceof Errors.ExitError || exit !== undefined) {
-    process.exitCode = exit ?? 1;
-  } else {
-    process.stderr.write(`boot-cli: ${(err as Error).stack}\n`);
-    process.exitCode = 1;
+// uvu's file pattern (`tests boot-`) also matches helpers: only act when run as the program.
+if (process.argv[1] && new URL(import.meta.url).pathname === process.argv[1]) {
+  try {
+    await Boot.run(process.argv.slice(2), root);
+  } catch (err) {
+    const exit = (err as Errors.CLIError).oclif?.exit;
+    if (err instanceof Errors.ExitError || exit !== undefined) {
+      process.exitCode = exit ?? 1;
+    } else {
+      process.stderr.write(`boot-cli: ${(err as Error).stack}\n`);
+      process.exitCode = 1;
+    }
   }
 }

@@ -16,7 +16,7 @@
  */
 import { BadInputError } from '../errors/errors.ts';
 import type { ImageConfig } from '../image/image-config.ts';
-import { formatPlatform, type Platform } from '../image/descriptor.ts';
+import { formatPlatform, type Platform } from '../image/platform.ts';
 import { APPC_ARCH_TO_OCI } from './ac-types.ts';
 import type { AciManifest } from './image-manifest.ts';
 

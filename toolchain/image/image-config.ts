@@ -1,8 +1,8 @@
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
 import type { ImageRuntimeConfig } from '../bundle/manifest.ts';
-import { isRecord, type Platform } from './descriptor.ts';
-import { parseJsonObject } from './json-document.ts';
+import { isRecord, parseJsonObject } from './json-document.ts';
+import type { Platform } from './platform.ts';
 
 export interface ImageConfig {
   platform: Platform;

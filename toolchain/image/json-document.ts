@@ -16,6 +16,11 @@ export function parseJsonDocument(bytes: Buffer, where: string): unknown {
 /** As parseJsonDocument, for documents that must be a JSON object. */
 export function parseJsonObject(bytes: Buffer, where: string): Record<string, unknown> {
   const doc = parseJsonDocument(bytes, where);
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new BadInputError(`${where} is not a JSON object`);
-  return doc as Record<string, unknown>;
+  if (!isRecord(doc)) throw new BadInputError(`${where} is not a JSON object`);
+  return doc;
+}
+
+/** A JSON object (not null, not an array): the shape every field of untrusted JSON is checked against. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,56 +1,64 @@
 import { BadInputError } from '../errors/errors.ts';
-import { isRecord, parseDescriptor, type Descriptor } from './descriptor.ts';
-import { MediaType, isIndexType, layerCompression } from './media-types.ts';
-import { parseJsonObject } from './json-document.ts';
+import { parseDescriptor, type Descriptor } from './descriptor.ts';
+import { isRecord, parseJsonObject } from './json-document.ts';
+import { MediaType, isImageManifestType, isIndexType, layerCompression } from './media-types.ts';
 
-export { MAX_MANIFEST_BYTES } from './json-document.ts';
-
-export interface ImageIndex {
-  kind: 'index';
-  mediaType: string;
-  manifests: Descriptor[];
-}
-
+/**
+ * OCI image manifest and index, Docker schema 2 manifest and manifest list,
+ * from any source (registry, layout, archive). Everything is checked before
+ * use (digests, sizes, types), since the document is untrusted input. Fields
+ * we do not check (subject, urls, ...) are kept, so push and inspect see them.
+ */
 export interface ImageManifest {
-  kind: 'manifest';
+  schemaVersion: 2;
   mediaType: string;
+  artifactType?: string;
   config: Descriptor;
   layers: Descriptor[];
-  artifactType?: string;
+  subject?: Descriptor;
   annotations?: Record<string, string>;
 }
 
+export interface ImageIndex {
+  schemaVersion: 2;
+  mediaType: string;
+  manifests: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+export type ParsedManifest = { kind: 'image'; manifest: ImageManifest } | { kind: 'index'; index: ImageIndex };
+
+/** Strip `; charset=...` and similar. */
+function bareType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';')[0]?.trim().toLowerCase() || undefined;
+}
+
 /**
- * Parse an index or image manifest. `declaredType` is the media type from the
- * descriptor or Content-Type that led here, used when the document omits its own.
+ * Parse an index or image manifest. `contentType` is the Content-Type or the
+ * descriptor's media type that led here, used when the document omits its own;
+ * `label` names the document in errors.
  */
-export function parseManifestOrIndex(bytes: Buffer, where: string, declaredType?: string): ImageIndex | ImageManifest {
-  const doc = parseJsonObject(bytes, where);
-  const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : declaredType;
-  if (doc.schemaVersion === 1 || mediaType === MediaType.dockerManifestV1 || mediaType === MediaType.dockerManifestV1Signed) {
-    throw new BadInputError(`${where} is a Docker schema 1 manifest, which is deprecated and unsupported`, {
-      hint: 're-push the image with a current Docker or skopeo to get a schema 2 / OCI manifest',
+export function parseManifest(bytes: Buffer, contentType: string | undefined, label: string): ParsedManifest {
+  const json = parseJsonObject(bytes, label);
+  const declared = typeof json.mediaType === 'string' ? json.mediaType : bareType(contentType);
+  if (json.schemaVersion === 1 || declared === MediaType.dockerManifestV1 || declared === MediaType.dockerManifestV1Signed) {
+    throw new BadInputError(`${label} uses Docker image manifest schema 1, which is deprecated and not supported`, {
+      hint: 'push the image again with a current Docker, Podman or skopeo (skopeo copy converts it to schema 2)',
     });
   }
-  if (doc.schemaVersion !== 2) throw new BadInputError(`${where}: unsupported schemaVersion ${JSON.stringify(doc.schemaVersion)}`);
-  if (isIndexType(mediaType) || (mediaType === undefined && Array.isArray(doc.manifests))) {
-    if (!Array.isArray(doc.manifests)) throw new BadInputError(`${where}: index has no manifests array`);
-    return {
-      kind: 'index',
-      mediaType: mediaType ?? MediaType.ociIndex,
-      manifests: doc.manifests.map((m, i) => parseDescriptor(m, `${where} manifests[${i}]`)),
-    };
+  if (json.schemaVersion !== 2) throw new BadInputError(`${label}: unsupported manifest schemaVersion ${JSON.stringify(json.schemaVersion)}`);
+  if (isIndexType(declared) || (declared === undefined && Array.isArray(json.manifests))) {
+    if (!Array.isArray(json.manifests)) throw new BadInputError(`${label}: the index has no manifests list`);
+    const manifests = json.manifests.map((m, i) => parseDescriptor(m, `${label} manifests[${i}]`));
+    return { kind: 'index', index: { ...json, schemaVersion: 2, mediaType: declared ?? MediaType.ociIndex, manifests } as ImageIndex };
   }
-  if (!Array.isArray(doc.layers)) throw new BadInputError(`${where}: manifest has no layers array`);
-  const manifest: ImageManifest = {
-    kind: 'manifest',
-    mediaType: mediaType ?? MediaType.ociManifest,
-    config: parseDescriptor(doc.config, `${where} config`),
-    layers: doc.layers.map((l, i) => parseDescriptor(l, `${where} layers[${i}]`)),
-  };
-  if (typeof doc.artifactType === 'string') manifest.artifactType = doc.artifactType;
-  if (isRecord(doc.annotations)) manifest.annotations = doc.annotations as Record<string, string>;
-  return manifest;
+  if (!isImageManifestType(declared) && !(declared === undefined && isRecord(json.config))) {
+    throw new BadInputError(`${label}: unsupported manifest media type '${String(declared).slice(0, 100)}'`);
+  }
+  const config = parseDescriptor(json.config, `${label} config`);
+  if (!Array.isArray(json.layers)) throw new BadInputError(`${label}: the manifest has no layers list`);
+  const layers = json.layers.map((l, i) => parseDescriptor(l, `${label} layers[${i}]`));
+  return { kind: 'image', manifest: { ...json, schemaVersion: 2, mediaType: declared ?? MediaType.ociManifest, config, layers } as ImageManifest };
 }
 
 /** A manifest we can build from: every layer is a tar we know how to read. */

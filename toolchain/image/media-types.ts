@@ -1,14 +1,23 @@
-/** Media types we accept, from the OCI image spec and Docker's image manifest v2. */
+/**
+ * Media types of the OCI image spec and Docker's image manifest v2: the one
+ * list for every reader of images (layouts, archives, the registry client).
+ * hyperbuild's own bundle artifact types live in registry/media-types.ts.
+ */
 export const MediaType = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
   ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociEmpty: 'application/vnd.oci.empty.v1+json',
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  // Schema 1 is deprecated, signed, and carries no config blob: refused.
   dockerManifestV1: 'application/vnd.docker.distribution.manifest.v1+json',
   dockerManifestV1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
-  dockerConfig: 'application/vnd.docker.container.image.v1+json',
 } as const;
+
+/** Manifest types we can read, most preferred first (what a registry is sent as Accept). */
+export const ACCEPTED_MANIFEST_TYPES = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest] as const;
 
 export type LayerCompression = 'none' | 'gzip' | 'zstd';
 
@@ -32,4 +41,13 @@ export function layerCompression(mediaType: string): LayerCompression | undefine
 
 export function isIndexType(mediaType: string | undefined): boolean {
   return mediaType === MediaType.ociIndex || mediaType === MediaType.dockerManifestList;
+}
+
+export function isImageManifestType(mediaType: string | undefined): boolean {
+  return mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest;
+}
+
+/** A container image config (as opposed to an artifact's config, e.g. a hyperbuild bundle.json). */
+export function isImageConfigType(mediaType: string): boolean {
+  return mediaType === MediaType.ociConfig || mediaType === MediaType.dockerConfig;
 }

@@ -5,21 +5,10 @@ import type { BundleManifest } from '../bundle/manifest.ts';
 import { BUNDLE_MANIFEST_NAME, BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION } from '../bundle/manifest.ts';
 import { parseDigest, sha256Digest, verifyStream } from '../digest/digest.ts';
 import { BadInputError } from '../errors/errors.ts';
-import type { Descriptor } from './manifest.ts';
-import {
-  ANNOTATION_BASE_DIGEST,
-  ANNOTATION_BASE_NAME,
-  ANNOTATION_CREATED,
-  ANNOTATION_KERNEL_RELEASE,
-  ANNOTATION_PLATFORM,
-  ANNOTATION_TITLE,
-  BUNDLE_ARTIFACT_TYPE,
-  BUNDLE_CONFIG,
-  initramfsLayerType,
-  KERNEL_LAYER,
-  OCI_MANIFEST,
-  rootfsLayerType,
-} from './media-types.ts';
+import { Annotation } from '../image/annotations.ts';
+import type { Descriptor } from '../image/descriptor.ts';
+import { MediaType } from '../image/media-types.ts';
+import { ANNOTATION_KERNEL_RELEASE, ANNOTATION_PLATFORM, BUNDLE_ARTIFACT_TYPE, BUNDLE_CONFIG, initramfsLayerType, KERNEL_LAYER, rootfsLayerType } from './media-types.ts';
 
 /**
  * The mapping between a bundle directory and its OCI artifact (see README.md):
@@ -106,18 +95,18 @@ function createdAnnotation(epoch: number | undefined): string | undefined {
 }
 
 export function bundleManifest(bundle: BundleManifest, configBytes: Buffer, files: BundleFileEntry[]): Buffer {
-  const layers: Descriptor[] = files.map((f) => ({ mediaType: f.mediaType, digest: f.digest, size: f.size, annotations: { [ANNOTATION_TITLE]: f.name } }));
+  const layers: Descriptor[] = files.map((f) => ({ mediaType: f.mediaType, digest: f.digest, size: f.size, annotations: { [Annotation.title]: f.name } }));
   const annotations: Record<string, string> = {};
   const created = createdAnnotation(bundle.sourceDateEpoch);
   // No sourceDateEpoch, no created: now() would change the digest on every push.
-  if (created) annotations[ANNOTATION_CREATED] = created;
-  if (bundle.source?.reference) annotations[ANNOTATION_BASE_NAME] = bundle.source.reference;
-  if (bundle.source?.manifestDigest) annotations[ANNOTATION_BASE_DIGEST] = bundle.source.manifestDigest;
+  if (created) annotations[Annotation.created] = created;
+  if (bundle.source?.reference) annotations[Annotation.baseName] = bundle.source.reference;
+  if (bundle.source?.manifestDigest) annotations[Annotation.baseDigest] = bundle.source.manifestDigest;
   if (bundle.source?.platform) annotations[ANNOTATION_PLATFORM] = bundle.source.platform;
   if (bundle.kernel?.release) annotations[ANNOTATION_KERNEL_RELEASE] = bundle.kernel.release;
   const manifest = {
     schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
+    mediaType: MediaType.ociManifest,
     artifactType: BUNDLE_ARTIFACT_TYPE,
     config: { mediaType: BUNDLE_CONFIG, digest: sha256Digest(configBytes), size: configBytes.length },
     layers,

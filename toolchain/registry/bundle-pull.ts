@@ -6,16 +6,16 @@ import type { BundleManifest } from '../bundle/manifest.ts';
 import { BUNDLE_MANIFEST_NAME } from '../bundle/manifest.ts';
 import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError, HyperbuildError } from '../errors/errors.ts';
+import type { ImageManifest } from '../image/manifest.ts';
+import { DEFAULT_PLATFORM, parsePlatform } from '../image/platform.ts';
 import { downloadBlob } from './blob-download.ts';
 import { bundleFiles } from './bundle-artifact.ts';
 import type { RegistryOptions } from './client.ts';
 import { RegistryClient } from './client.ts';
 import { mapLimit } from './concurrency.ts';
 import { fetchJsonBlob } from './json-blob.ts';
-import type { ImageManifest } from './manifest.ts';
 import { BUNDLE_ARTIFACT_TYPE, BUNDLE_CONFIG } from './media-types.ts';
 import { recordOrigin } from './origin-record.ts';
-import { DEFAULT_PLATFORM, parsePlatform } from './platform.ts';
 import { formatReference, manifestReference, parseReference } from './reference.ts';
 import { resolveImage } from './resolve-image.ts';
 

@@ -1,4 +1,5 @@
 import { BadInputError } from '../errors/errors.ts';
+import { MediaType } from '../image/media-types.ts';
 import type { BlobSource, UploadOutcome } from './blob-upload.ts';
 import { pushBlob } from './blob-upload.ts';
 import { readBundleArtifact } from './bundle-artifact.ts';
@@ -6,7 +7,6 @@ import type { RegistryOptions } from './client.ts';
 import { RegistryClient } from './client.ts';
 import { mapLimit } from './concurrency.ts';
 import { putManifest } from './manifest-fetch.ts';
-import { OCI_MANIFEST } from './media-types.ts';
 import { lookupOrigin } from './origin-record.ts';
 import { formatReference, parseReference } from './reference.ts';
 
@@ -57,7 +57,7 @@ export async function pushBundle(dir: string, ref: string, opts: PushBundleOptio
       client.log(`${b.name}: ${outcome}`);
       return { name: b.name, digest: b.digest, size: b.size, outcome };
     });
-    const manifestDigest = await putManifest(client, target.repository, target.digest ?? target.tag ?? 'latest', OCI_MANIFEST, artifact.manifestBytes);
+    const manifestDigest = await putManifest(client, target.repository, target.digest ?? target.tag ?? 'latest', MediaType.ociManifest, artifact.manifestBytes);
     return { reference: formatReference({ ...target, digest: manifestDigest }), manifestDigest, blobs: pushed };
   } finally {
     client.close();

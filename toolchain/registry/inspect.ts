@@ -1,12 +1,13 @@
 import { BlobStore } from '../cache/blob-store.ts';
+import { Annotation } from '../image/annotations.ts';
+import { isImageConfigType } from '../image/media-types.ts';
+import { formatPlatform } from '../image/platform.ts';
 import { bundleFiles } from './bundle-artifact.ts';
 import { isBundleManifest } from './bundle-pull.ts';
 import type { RegistryOptions } from './client.ts';
 import { RegistryClient } from './client.ts';
 import { fetchJsonBlob } from './json-blob.ts';
 import { fetchManifest } from './manifest-fetch.ts';
-import { ANNOTATION_TITLE, DOCKER_CONFIG, OCI_CONFIG } from './media-types.ts';
-import { formatPlatform } from './platform.ts';
 import { formatReference, manifestReference, parseReference } from './reference.ts';
 
 /**
@@ -65,7 +66,7 @@ export async function inspectReference(ref: string, opts: RegistryOptions & { ca
       mediaType: d.mediaType,
       digest: d.digest,
       size: d.size,
-      title: d.annotations?.[ANNOTATION_TITLE],
+      title: d.annotations?.[Annotation.title],
     });
     const common = { ...base, artifactType: manifest.artifactType, annotations: manifest.annotations, config: blob(manifest.config), layers: manifest.layers.map(blob) };
     const store = new BlobStore(opts.cacheDir);
@@ -84,7 +85,7 @@ export async function inspectReference(ref: string, opts: RegistryOptions & { ca
         },
       };
     }
-    if (manifest.config.mediaType === OCI_CONFIG || manifest.config.mediaType === DOCKER_CONFIG) {
+    if (isImageConfigType(manifest.config.mediaType)) {
       const config = await fetchJsonBlob(client, store, parsed.repository, manifest.config, `config of ${name}`);
       const c = config.json as { os?: unknown; architecture?: unknown; variant?: unknown; created?: unknown };
       const platform = formatPlatform({ os: String(c.os ?? 'unknown'), architecture: String(c.architecture ?? 'unknown'), variant: typeof c.variant === 'string' ? c.variant : undefined });

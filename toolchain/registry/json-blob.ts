@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
+import type { Descriptor } from '../image/descriptor.ts';
 import type { RegistryClient } from './client.ts';
 import { downloadBlob } from './blob-download.ts';
-import type { Descriptor } from './manifest.ts';
 
 /**
  * Small JSON blobs (image configs, bundle.json): fetched through the verified

@@ -2,9 +2,9 @@ import { BadInputError, HyperbuildError } from '../errors/errors.ts';
 import { sha256Digest } from '../digest/digest.ts';
 import { pullScope, pushScope } from './auth.ts';
 import type { RegistryClient } from './client.ts';
-import type { ParsedManifest } from './manifest.ts';
-import { MAX_MANIFEST_BYTES, parseManifest } from './manifest.ts';
-import { ACCEPTED_MANIFESTS } from './media-types.ts';
+import { MAX_MANIFEST_BYTES } from '../image/json-document.ts';
+import { parseManifest, type ParsedManifest } from '../image/manifest.ts';
+import { ACCEPTED_MANIFEST_TYPES } from '../image/media-types.ts';
 
 /**
  * GET and PUT of manifests. A manifest's digest is computed over the exact
@@ -24,7 +24,7 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
     method: 'GET',
     path: `/v2/${repository}/manifests/${reference}`,
     scopes: [pullScope(repository)],
-    headers: { Accept: ACCEPTED_MANIFESTS.join(', ') },
+    headers: { Accept: ACCEPTED_MANIFEST_TYPES.join(', ') },
     what,
   });
   await client.expect(res, [200], what);

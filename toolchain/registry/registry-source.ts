@@ -1,13 +1,14 @@
 import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
+import type { ImageManifest } from '../image/manifest.ts';
+import { isImageConfigType } from '../image/media-types.ts';
+import { DEFAULT_PLATFORM, formatPlatform, parsePlatform } from '../image/platform.ts';
 import { downloadBlob } from './blob-download.ts';
 import type { RegistryOptions } from './client.ts';
 import { RegistryClient } from './client.ts';
 import { mapLimit } from './concurrency.ts';
 import { fetchJsonBlob } from './json-blob.ts';
-import type { ImageManifest } from './manifest.ts';
-import { BUNDLE_ARTIFACT_TYPE, BUNDLE_CONFIG, DOCKER_CONFIG, OCI_CONFIG } from './media-types.ts';
-import { DEFAULT_PLATFORM, formatPlatform, parsePlatform } from './platform.ts';
+import { BUNDLE_ARTIFACT_TYPE, BUNDLE_CONFIG } from './media-types.ts';
 import { formatReference, manifestReference, parseReference } from './reference.ts';
 import { resolveImage } from './resolve-image.ts';
 
@@ -58,7 +59,7 @@ export async function pullImage(ref: string, opts: PullImageOptions): Promise<Pu
     if (manifest.artifactType === BUNDLE_ARTIFACT_TYPE || manifest.config.mediaType === BUNDLE_CONFIG) {
       throw new BadInputError(`${name} is a hyperbuild bundle, not a container image`, { hint: `fetch it with 'hyperbuild pull ${ref} -o DIR'` });
     }
-    if (manifest.config.mediaType !== OCI_CONFIG && manifest.config.mediaType !== DOCKER_CONFIG) {
+    if (!isImageConfigType(manifest.config.mediaType)) {
       throw new BadInputError(`${name} is not a container image (its config is ${manifest.config.mediaType.slice(0, 100)})`);
     }
     // Keep manifests too, so the builder can work offline from the cache later.

@@ -1,10 +1,10 @@
 import { BadInputError } from '../errors/errors.ts';
+import type { ImageManifest } from '../image/manifest.ts';
+import type { Platform } from '../image/platform.ts';
+import { selectPlatform } from '../image/platform-select.ts';
 import type { RegistryClient } from './client.ts';
-import type { Descriptor, ImageIndex, ImageManifest } from './manifest.ts';
 import type { FetchedManifest } from './manifest-fetch.ts';
 import { fetchManifest } from './manifest-fetch.ts';
-import type { Platform } from './platform.ts';
-import { formatPlatform, platformMatches } from './platform.ts';
 
 /**
  * Reference → one image manifest: an index or manifest list is narrowed to
@@ -15,15 +15,6 @@ export interface ResolvedImage {
   top: FetchedManifest;
   /** The image manifest for the platform. */
   image: FetchedManifest & { manifest: ImageManifest };
-}
-
-export function selectPlatform(index: ImageIndex, wanted: Platform, label: string): Descriptor {
-  const match = index.manifests.find((m) => m.platform && platformMatches(wanted, m.platform));
-  if (match) return match;
-  const available = index.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ');
-  throw new BadInputError(`${label} has no image for ${formatPlatform(wanted)} (it has: ${available || 'nothing'})`, {
-    hint: 'pick one of those with --platform',
-  });
 }
 
 export async function resolveImage(client: RegistryClient, repository: string, reference: string, platform: Platform): Promise<ResolvedImage> {

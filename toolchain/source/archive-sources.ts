@@ -1,8 +1,7 @@
 import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
-import { isRecord } from '../image/descriptor.ts';
-import { parseJsonDocument } from '../image/json-document.ts';
+import { isRecord, parseJsonDocument } from '../image/json-document.ts';
 import { MediaType } from '../image/media-types.ts';
 import { openArchive, type ArchiveContents } from './archive-ingest.ts';
 import { resolveDescriptor, storeReader, type RawBlobReader } from './content-store.ts';

@@ -2,9 +2,11 @@ import { createReadStream } from 'node:fs';
 import type { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { verifyStream } from '../digest/digest.ts';
-import { formatPlatform, type Descriptor, type Platform } from '../image/descriptor.ts';
+import type { Descriptor } from '../image/descriptor.ts';
 import { parseImageConfig } from '../image/image-config.ts';
-import { MAX_MANIFEST_BYTES, assertBuildableImage, parseManifestOrIndex, type ImageManifest } from '../image/manifest.ts';
+import { MAX_MANIFEST_BYTES } from '../image/json-document.ts';
+import { assertBuildableImage, parseManifest, type ImageManifest } from '../image/manifest.ts';
+import { formatPlatform, platformMatches, type Platform } from '../image/platform.ts';
 import { selectPlatform } from '../image/platform-select.ts';
 import type { ResolvedImage } from './image-source.ts';
 import { readLayer } from '../layers/layer-reader.ts';
@@ -37,9 +39,9 @@ export async function resolveDescriptor(
   let manifest: ImageManifest | undefined;
   for (let depth = 0; depth < 4 && !manifest; depth++) {
     const where = `manifest ${desc.digest} of ${opts.reference}`;
-    const doc = parseManifestOrIndex(await readSmallBlob(raw, desc, 'manifest'), where, desc.mediaType);
-    if (doc.kind === 'index') desc = selectPlatform(doc, opts.platform, `index ${desc.digest} of ${opts.reference}`);
-    else manifest = doc;
+    const parsed = parseManifest(await readSmallBlob(raw, desc, 'manifest'), desc.mediaType, where);
+    if (parsed.kind === 'index') desc = selectPlatform(parsed.index, opts.platform, `index ${desc.digest} of ${opts.reference}`);
+    else manifest = parsed.manifest;
   }
   if (!manifest) throw new BadInputError(`${opts.reference}: indexes nest too deeply`);
   const where = `image ${opts.reference} (manifest ${desc.digest})`;
@@ -48,7 +50,7 @@ export async function resolveDescriptor(
   const config = parseImageConfig(configBytes, `config ${manifest.config.digest} of ${opts.reference}`);
   const want = opts.platform;
   const have = config.platform;
-  if (have.os !== want.os || have.architecture !== want.architecture || (want.variant !== undefined && have.variant !== want.variant)) {
+  if (!platformMatches(want, have)) {
     throw new BadInputError(`${where} is for platform ${formatPlatform(have)}, not ${formatPlatform(want)}`, {
       hint: `available platforms: ${formatPlatform(have)}; choose it with --platform ${formatPlatform(have)}`,
     });

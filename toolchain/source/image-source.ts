@@ -1,4 +1,4 @@
-import type { Platform } from '../image/descriptor.ts';
+import type { Platform } from '../image/platform.ts';
 import type { ImageConfig } from '../image/image-config.ts';
 import type { TarMember } from '../tar/reader.ts';
 

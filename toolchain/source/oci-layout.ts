@@ -4,26 +4,26 @@ import { join } from 'node:path';
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
 import type { Descriptor } from '../image/descriptor.ts';
-import { parseManifestOrIndex } from '../image/manifest.ts';
+import { Annotation } from '../image/annotations.ts';
+import { parseManifest } from '../image/manifest.ts';
 import { MediaType } from '../image/media-types.ts';
 import { resolveDescriptor, type RawBlobReader } from './content-store.ts';
 import type { ImageSource, ResolveOptions, ResolvedImage } from './image-source.ts';
 
-const REF_NAME = 'org.opencontainers.image.ref.name';
-
 /** Pick the entry of an OCI layout's index.json named by tag or digest (or the only one). */
 export function selectLayoutEntry(indexJson: Buffer, sel: { tag?: string; digest?: string }, where: string): Descriptor {
-  const index = parseManifestOrIndex(indexJson, `${where} index.json`, MediaType.ociIndex);
-  if (index.kind !== 'index') throw new BadInputError(`${where}: index.json is not an image index`);
+  const parsed = parseManifest(indexJson, MediaType.ociIndex, `${where} index.json`);
+  if (parsed.kind !== 'index') throw new BadInputError(`${where}: index.json is not an image index`);
+  const { index } = parsed;
   if (sel.digest) {
     parseDigest(sel.digest, `digest in reference ${where}`);
     const hit = index.manifests.find((m) => m.digest === sel.digest);
     if (!hit) throw new BadInputError(`${where}: index.json lists no manifest ${sel.digest}`);
     return hit;
   }
-  const names = index.manifests.map((m) => m.annotations?.[REF_NAME]).filter((n): n is string => !!n);
+  const names = index.manifests.map((m) => m.annotations?.[Annotation.refName]).filter((n): n is string => !!n);
   if (sel.tag) {
-    const hit = index.manifests.find((m) => m.annotations?.[REF_NAME] === sel.tag);
+    const hit = index.manifests.find((m) => m.annotations?.[Annotation.refName] === sel.tag);
     if (!hit) throw new BadInputError(`${where} has no image tagged '${sel.tag}'`, { hint: names.length ? `tags there: ${names.join(', ')}` : 'the layout has no tagged images' });
     return hit;
   }

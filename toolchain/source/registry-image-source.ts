@@ -1,5 +1,5 @@
 import { BlobStore } from '../cache/blob-store.ts';
-import { formatPlatform } from '../image/descriptor.ts';
+import { formatPlatform } from '../image/platform.ts';
 import { pullImage } from '../registry/registry-source.ts';
 import type { RegistryOptions } from '../registry/client.ts';
 import { resolveDescriptor, storeReader } from './content-store.ts';

@@ -9,24 +9,30 @@ import { QemuHypervisor } from '../../boot/qemu.ts';
 import { runBoot, type BootResult } from '../../boot/session.ts';
 import { parseVolume } from '../../boot/volume.ts';
 import { BadInputError } from '../../errors/errors.ts';
+import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
+import { bootTarget } from '../boot-target.ts';
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 export default class Boot extends BaseCommand {
   static description = 'boot a bundle like `docker run`: the app\'s output, stdin and exit code are yours';
 
-  static usage = 'boot [FLAGS] BUNDLE_DIR [-- COMMAND [ARGS...]]';
+  static usage = 'boot [FLAGS] BUNDLE_DIR|REFERENCE [-- COMMAND [ARGS...]]';
 
   static examples = [
     '<%= config.bin %> boot out/busybox',
     '<%= config.bin %> boot -e NAME=world out/busybox -- sh -c \'echo hello $NAME\'',
     '<%= config.bin %> boot -p 8080:80 -v ./site:/www:ro out/busybox -- httpd -f -h /www',
     '<%= config.bin %> boot -it out/busybox -- sh',
+    '<%= config.bin %> boot registry.example.com/team/api-vm:1.4 -p 8080:80',
+    '<%= config.bin %> boot oci:fixtures/out/busybox:hello',
   ];
 
   // Everything after `--` is the command; run() splits it off and parses the rest strictly.
   static strict = false;
 
   static args = {
-    bundle: Args.string({ description: 'bundle directory (holds bundle.json)', required: true }),
+    bundle: Args.string({ description: 'bundle directory, a bundle in a registry, or an image reference (built first)', required: true }),
   };
 
   static flags = {
@@ -47,6 +53,8 @@ export default class Boot extends BaseCommand {
     timeout: Flags.string({ description: 'kill the VM when the whole run takes longer (exit 124), e.g. 60s' }),
     'stop-timeout': Flags.string({ description: 'after SIGINT/SIGTERM, seconds until the VM is killed (exit 137)', default: '10' }),
     verbose: Flags.boolean({ description: 'show the QEMU command line and the guest console live' }),
+    'kernel-cache-dir': Flags.string({ env: 'HYPERBUILD_KERNEL_CACHE_DIR', description: 'kernel cache, when an image reference is built first (default: the cache dir)' }),
+    ...registryFlags,
   };
 
   async run(): Promise<BootResult> {
@@ -70,8 +78,15 @@ export default class Boot extends BaseCommand {
       throw new BadInputError('--publish needs --network user', { hint: 'drop --network none or the -p flags' });
     }
 
+    const target = await bootTarget(args.bundle, {
+      cacheDir: flags['cache-dir'],
+      kernelCacheDir: flags['kernel-cache-dir'] ?? flags['cache-dir'],
+      registry: registryOptions(flags),
+      hyperbuildVersion: this.config.version,
+      progress: this.jsonEnabled() ? 'silent' : 'auto',
+    });
     const result = await runBoot({
-      bundleDir: args.bundle,
+      bundleDir: target.bundleDir,
       hypervisor: new QemuHypervisor(),
       accel: flags.accel as AccelRequest,
       memoryMiB: flags.memory === undefined ? undefined : parseMemory(flags.memory),
@@ -95,6 +110,7 @@ export default class Boot extends BaseCommand {
       stopTimeoutMs: parseDurationMs(flags['stop-timeout'], '--stop-timeout'),
     });
     if (flags.interactive) process.stdin.destroy();
+    if (target.temporary) await rm(dirname(target.bundleDir), { recursive: true, force: true });
 
     // The app's own failures speak for themselves; ours get one line, the console tail, a hint.
     if (result.outcome !== 'exited' && result.message) {

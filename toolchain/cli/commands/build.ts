@@ -2,8 +2,8 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import { parseByteSize } from '../byte-size.ts';
 import { BadInputError } from '../../errors/errors.ts';
-import { parsePlatform } from '../../image/descriptor.ts';
-import { buildSteps, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext } from '../../build/build-bundle.ts';
+import { DEFAULT_PLATFORM, parsePlatform } from '../../image/platform.ts';
+import { buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext } from '../../build/build-bundle.ts';
 import { runSteps } from '../../progress/steps.ts';
 import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
 import type { BundleManifest, Compression } from '../../bundle/manifest.ts';
@@ -32,8 +32,8 @@ export default class Build extends BaseCommand {
 
   static flags = {
     output: Flags.string({ char: 'o', required: true, description: 'bundle directory to write' }),
-    platform: Flags.string({ default: 'linux/amd64', description: 'platform to pick from a multi-platform image' }),
-    compression: Flags.string({ options: ['zstd', 'gzip', 'lz4', 'none'], default: 'gzip', description: 'initramfs compression (see README for the measurements behind the default)' }),
+    platform: Flags.string({ default: DEFAULT_PLATFORM, description: 'platform to pick from a multi-platform image' }),
+    compression: Flags.string({ options: ['zstd', 'gzip', 'lz4', 'none'], default: DEFAULT_COMPRESSION, description: 'initramfs compression (see README for the measurements behind the default)' }),
     'kernel-cache-dir': Flags.string({ env: 'HYPERBUILD_KERNEL_CACHE_DIR', description: 'where built and downloaded kernels are cached (default: the cache dir); share it between checkouts' }),
     kernel: Flags.string({ description: 'kernel to put in the bundle (vmlinux or bzImage); default: the HyperKernel, else the Debian cloud kernel' }),
     'max-rootfs-size': Flags.string({ default: '2G', description: 'refuse images whose files add up to more than this (bounds decompression bombs)' }),

@@ -12,6 +12,7 @@ export interface Platform {
 
 export const DEFAULT_PLATFORM = 'linux/amd64';
 
+// Spellings people type (uname -m, Debian) for the GOARCH names images use.
 const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
 
 export function parsePlatform(text: string): Platform {

@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext } from '../build/build-bundle.ts';
+import { parsePlatform } from '../image/platform.ts';
+import { runSteps, type ProgressMode } from '../progress/steps.ts';
+import type { RegistryOptions } from '../registry/client.ts';
+import { inspectReference } from '../registry/inspect.ts';
+import { pullBundle } from '../registry/bundle-pull.ts';
+import { parseImageReference } from '../source/reference.ts';
+
+export interface BootTargetOptions {
+  cacheDir: string;
+  kernelCacheDir: string;
+  registry: RegistryOptions;
+  hyperbuildVersion: string;
+  progress: ProgressMode;
+}
+
+/**
+ * What `boot` accepts besides a bundle directory, made into one:
+ * a bundle in a registry is pulled (verified) into the cache; an ordinary
+ * image reference (registry, oci:, archives, aci:) is built into the cache
+ * first, where the next boot finds it up to date.
+ */
+export async function bootTarget(target: string, opts: BootTargetOptions): Promise<{ bundleDir: string; temporary: boolean }> {
+  // A path that exists is a bundle directory (boot checks it is one).
+  if (existsSync(target)) return { bundleDir: target, temporary: false };
+  const ref = parseImageReference(target);
+  if (ref.transport === 'registry' && (await inspectReference(ref.ref, { ...opts.registry, cacheDir: opts.cacheDir })).kind === 'bundle') {
+    await mkdir(join(opts.cacheDir, 'bundles'), { recursive: true });
+    const dir = join(await mkdtemp(join(opts.cacheDir, 'bundles', 'pulled-')), 'bundle');
+    await pullBundle(ref.ref, dir, { ...opts.registry, cacheDir: opts.cacheDir });
+    return { bundleDir: dir, temporary: true };
+  }
+  const outDir = join(opts.cacheDir, 'bundles', `built-${createHash('sha256').update(target).digest('hex').slice(0, 32)}`);
+  const ctx: BuildContext = {
+    opts: {
+      reference: target,
+      outDir,
+      cacheDir: opts.cacheDir,
+      kernelCacheDir: opts.kernelCacheDir,
+      platform: parsePlatform('linux/amd64'),
+      compression: DEFAULT_COMPRESSION,
+      maxRootfsSize: DEFAULT_MAX_ROOTFS_SIZE,
+      hyperbuildVersion: opts.hyperbuildVersion,
+      registry: opts.registry,
+    },
+  };
+  await runSteps(buildSteps(), ctx, opts.progress);
+  return { bundleDir: outDir, temporary: false };
+}
