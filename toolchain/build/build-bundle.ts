@@ -29,6 +29,8 @@ import type { ResolvedImage } from '../source/image-source.ts';
 import { applyLayer, type LayerLimits } from '../tree/apply-layer.ts';
 import { RootfsTree } from '../tree/rootfs-tree.ts';
 import { buildKey } from './build-key.ts';
+import { diskToolVersions } from './disk-tool-versions.ts';
+import { writeDiskRootfs, type DiskRootfsKind } from '../disk/write-disk-rootfs.ts';
 import { imageSpec } from './image-spec.ts';
 
 export const DEFAULT_MAX_ROOTFS_SIZE = 2 * 1024 ** 3;
@@ -36,6 +38,12 @@ export const DEFAULT_MAX_ROOTFS_SIZE = 2 * 1024 ** 3;
 export const DEFAULT_COMPRESSION: Compression = 'gzip';
 /** What the bundle boots with before `boot` adds console and machine options. */
 export const BUNDLE_CMDLINE = 'rdinit=/.hyperstart/init panic=-1';
+
+export type RootfsChoice = 'initramfs' | 'ext4' | 'erofs' | 'auto';
+/** `--rootfs auto` puts images whose files exceed this on a disk, so guest RAM does not grow with the image. */
+export const AUTO_DISK_THRESHOLD = 256 * 1024 ** 2;
+/** HyperStart finds the root disk as the first virtio-blk device. */
+const ROOT_DISK_DEVICE = '/dev/vda';
 
 export interface BuildOptions {
   reference: string;
@@ -50,14 +58,22 @@ export interface BuildOptions {
   hyperbuildVersion: string;
   /** TLS and credential options for registry references. */
   registry?: RegistryOptions;
+  rootfs: RootfsChoice;
+  /** Directories searched for ACI dependencies. */
+  aciPath?: string[];
 }
 
-interface CachedInitramfs {
+interface CachedFile {
   path: string;
   digest: string;
   size: number;
+}
+
+/** What a build leaves in the cache under its key: the initramfs, and the disk for disk-rootfs bundles. */
+interface CachedInitramfs extends CachedFile {
   uncompressedSize: number;
   rootfsBytes: number;
+  disk?: CachedFile & { type: DiskRootfsKind };
 }
 
 export interface BuildContext {
@@ -77,8 +93,11 @@ const keyHex = (key: string) => key.slice('sha256:'.length);
 async function cachedInitramfs(cacheDir: string, key: string, memo: DigestMemo): Promise<CachedInitramfs | undefined> {
   try {
     const meta = JSON.parse(await readFile(join(cacheDir, 'initramfs', `${keyHex(key)}.json`), 'utf8')) as CachedInitramfs;
-    const { digest, size } = await memo.digest(meta.path);
-    return digest === meta.digest && size === meta.size ? meta : undefined;
+    for (const f of [meta, ...(meta.disk ? [meta.disk] : [])]) {
+      const { digest, size } = await memo.digest(f.path);
+      if (digest !== f.digest || size !== f.size) return undefined;
+    }
+    return meta;
   } catch {
     return undefined;
   }
@@ -111,9 +130,22 @@ async function buildInitramfs(ctx: BuildContext, report: (line: string) => void)
   }
   const kernel = ctx.kernel!;
   const moduleFiles = await Promise.all(kernel.modules.map(async (m) => ({ name: `${m.name}.ko`, content: await readFile(m.hostPath) })));
-  const spec = imageSpec(image.config.runtime, tree, moduleFiles.map((m) => `/.hyperstart/modules/${m.name}`));
+  const modulePaths = moduleFiles.map((m) => `/.hyperstart/modules/${m.name}`);
   const mtime = opts.sourceDateEpoch ?? 0;
-  addHyperStart(tree, { init: ctx.hyperstart!.bytes, spec: encodeSpec(spec), modules: moduleFiles }, mtime);
+  const diskKind = opts.rootfs === 'auto' ? (limits.bytesSoFar > AUTO_DISK_THRESHOLD ? 'ext4' : undefined) : opts.rootfs === 'initramfs' ? undefined : opts.rootfs;
+  let disk: CachedInitramfs['disk'];
+  let initramfsTree = tree;
+  let spec = imageSpec(image.config.runtime, tree, modulePaths);
+  if (diskKind) {
+    report(`writing ${diskKind} root filesystem`);
+    const diskPath = join(opts.cacheDir, 'initramfs', `${keyHex(ctx.key!)}.${diskKind}`);
+    await mkdir(join(opts.cacheDir, 'initramfs'), { recursive: true });
+    disk = { path: diskPath, type: diskKind, ...(await writeDiskRootfs(tree, diskKind, diskPath, { sourceDateEpoch: opts.sourceDateEpoch, tmpDir: join(opts.cacheDir, 'tmp') })) };
+    // The initramfs then holds only HyperStart; the disk already carries the xattrs.
+    initramfsTree = new RootfsTree();
+    spec = { ...imageSpec(image.config.runtime, initramfsTree, modulePaths), rootDisk: { device: ROOT_DISK_DEVICE, fsType: diskKind } };
+  }
+  addHyperStart(initramfsTree, { init: ctx.hyperstart!.bytes, spec: encodeSpec(spec), modules: moduleFiles }, mtime);
 
   report(`writing initramfs (${opts.compression})`);
   const dir = join(opts.cacheDir, 'initramfs');
@@ -128,14 +160,14 @@ async function buildInitramfs(ctx: BuildContext, report: (line: string) => void)
     }
   };
   try {
-    await pipeline(compress(opts.compression, counted(assembleInitramfs(tree, { sourceDateEpoch: opts.sourceDateEpoch }))), createWriteStream(tmp));
+    await pipeline(compress(opts.compression, counted(assembleInitramfs(initramfsTree, { sourceDateEpoch: opts.sourceDateEpoch }))), createWriteStream(tmp));
     await rename(tmp, final);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
   const { digest, size } = await ctx.memo!.digest(final);
-  const meta: CachedInitramfs = { path: final, digest, size, uncompressedSize, rootfsBytes: limits.bytesSoFar };
+  const meta: CachedInitramfs = { path: final, digest, size, uncompressedSize, rootfsBytes: limits.bytesSoFar, disk };
   const metaPath = join(dir, `${keyHex(ctx.key!)}.json`);
   await writeFile(`${metaPath}.tmp-${process.pid}`, JSON.stringify(meta));
   await rename(`${metaPath}.tmp-${process.pid}`, metaPath);
@@ -162,6 +194,7 @@ function bundleManifest(ctx: BuildContext): BundleManifest {
       compression: opts.compression,
       uncompressedSize: initramfs.uncompressedSize,
     },
+    ...(initramfs.disk ? { rootfs: { name: `rootfs.${initramfs.disk.type}`, digest: initramfs.disk.digest, size: initramfs.disk.size, type: initramfs.disk.type } } : {}),
     cmdline: BUNDLE_CMDLINE,
     hyperstart: { version: HYPERSTART_VERSION, digest: hyperstart.digest },
     rootfsBytes: initramfs.rootfsBytes,
@@ -176,7 +209,7 @@ export function buildSteps(): Step<BuildContext>[] {
     {
       title: 'Resolve image',
       run: async (ctx, report) => {
-        ctx.image = await openImageSource(ctx.opts.reference, { registry: ctx.opts.registry }).resolve({ platform: ctx.opts.platform, cacheDir: ctx.opts.cacheDir, log: report });
+        ctx.image = await openImageSource(ctx.opts.reference, { registry: ctx.opts.registry, aci: { aciPath: ctx.opts.aciPath } }).resolve({ platform: ctx.opts.platform, cacheDir: ctx.opts.cacheDir, log: report });
         report(`${ctx.image.manifestDigest} (${ctx.image.layers().length} layers)`);
       },
     },
@@ -197,6 +230,9 @@ export function buildSteps(): Step<BuildContext>[] {
           compression: ctx.opts.compression,
           sourceDateEpoch: ctx.opts.sourceDateEpoch,
           maxRootfsSize: ctx.opts.maxRootfsSize,
+          rootfs: ctx.opts.rootfs,
+          // Other e2fsprogs/erofs-utils versions write other bytes.
+          diskTools: ctx.opts.rootfs === 'initramfs' ? '' : await diskToolVersions(),
         });
         const current = await bundleIsCurrent(ctx.opts.outDir, ctx.key, ctx.memo);
         if (current) {
@@ -223,6 +259,7 @@ export function buildSteps(): Step<BuildContext>[] {
           [
             { name: KERNEL_FILE_NAME, from: ctx.kernel!.path },
             { name: ctx.manifest.initramfs.name, from: ctx.initramfs!.path },
+            ...(ctx.manifest.rootfs ? [{ name: ctx.manifest.rootfs.name, from: ctx.initramfs!.disk!.path }] : []),
           ],
           ctx.manifest,
         );
@@ -230,6 +267,7 @@ export function buildSteps(): Step<BuildContext>[] {
         const m = ctx.manifest;
         await ctx.memo!.remember(join(ctx.opts.outDir, m.kernel.name), m.kernel.digest);
         await ctx.memo!.remember(join(ctx.opts.outDir, m.initramfs.name), m.initramfs.digest);
+        if (m.rootfs) await ctx.memo!.remember(join(ctx.opts.outDir, m.rootfs.name), m.rootfs.digest);
       },
     },
   ];

@@ -13,6 +13,8 @@ export interface BuildInputs {
   compression: string;
   sourceDateEpoch?: number;
   maxRootfsSize: number;
+  rootfs: string;
+  diskTools: string;
 }
 
 export function buildKey(inputs: BuildInputs): string {

@@ -46,6 +46,7 @@ export async function bootTarget(target: string, opts: BootTargetOptions): Promi
       maxRootfsSize: DEFAULT_MAX_ROOTFS_SIZE,
       hyperbuildVersion: opts.hyperbuildVersion,
       registry: opts.registry,
+      rootfs: 'auto',
     },
   };
   await runSteps(buildSteps(), ctx, opts.progress);

@@ -3,7 +3,7 @@ import { BaseCommand } from '../base-command.ts';
 import { parseByteSize } from '../byte-size.ts';
 import { BadInputError } from '../../errors/errors.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from '../../image/platform.ts';
-import { buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext } from '../../build/build-bundle.ts';
+import { AUTO_DISK_THRESHOLD, buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext, type RootfsChoice } from '../../build/build-bundle.ts';
 import { runSteps } from '../../progress/steps.ts';
 import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
 import type { BundleManifest, Compression } from '../../bundle/manifest.ts';
@@ -22,12 +22,14 @@ export default class Build extends BaseCommand {
 
   static examples = [
     '<%= config.bin %> build oci:fixtures/out/busybox:latest -o out/hello',
-    '<%= config.bin %> build docker-archive:image.tar -o out/app --compression gzip',
+    '<%= config.bin %> build docker-archive:image.tar -o out/app --compression zstd',
+    '<%= config.bin %> build registry.example.com/team/api:1.4 -o out/api --rootfs erofs',
+    '<%= config.bin %> build aci:app.aci --aci-path ./acis -o out/app',
     'SOURCE_DATE_EPOCH=0 <%= config.bin %> build oci-archive:app.tar -o out/app --json',
   ];
 
   static args = {
-    image: Args.string({ required: true, description: 'image reference: oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]' }),
+    image: Args.string({ required: true, description: 'image reference: oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], aci:FILE, or a registry reference' }),
   };
 
   static flags = {
@@ -37,6 +39,8 @@ export default class Build extends BaseCommand {
     'kernel-cache-dir': Flags.string({ env: 'HYPERBUILD_KERNEL_CACHE_DIR', description: 'where built and downloaded kernels are cached (default: the cache dir); share it between checkouts' }),
     kernel: Flags.string({ description: 'kernel to put in the bundle (vmlinux or bzImage); default: the HyperKernel, else the Debian cloud kernel' }),
     'max-rootfs-size': Flags.string({ default: '2G', description: 'refuse images whose files add up to more than this (bounds decompression bombs)' }),
+    rootfs: Flags.string({ options: ['initramfs', 'ext4', 'erofs', 'auto'], default: 'auto', description: `where the image's files go: the initramfs (guest RAM), or a read-only ext4/erofs disk with a tmpfs overlay; auto: a disk above ${AUTO_DISK_THRESHOLD / 1024 ** 2} MiB` }),
+    'aci-path': Flags.string({ description: 'directory searched for ACI dependencies (repeatable)', multiple: true }),
     'source-date-epoch': Flags.string({ description: 'clamp file mtimes to this time (default: $SOURCE_DATE_EPOCH)' }),
     ...registryFlags,
   };
@@ -57,6 +61,8 @@ export default class Build extends BaseCommand {
         sourceDateEpoch: sourceDateEpoch(flags['source-date-epoch']),
         hyperbuildVersion: this.config.version,
         registry: registryOptions(flags),
+        rootfs: flags.rootfs as RootfsChoice,
+        aciPath: flags['aci-path'],
       },
     };
     await runSteps(buildSteps(), ctx, this.jsonEnabled() ? 'silent' : 'auto');
