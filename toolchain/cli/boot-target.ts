@@ -18,6 +18,13 @@ export interface BootTargetOptions {
   progress: ProgressMode;
 }
 
+/** A transport prefix (`oci:`, `docker://`…) or an explicit registry host (`host.tld/…`, `host:port/…`, `localhost/…`). */
+function looksLikeReference(target: string): boolean {
+  if (/^(oci|oci-archive|docker-archive|aci|docker):/.test(target)) return true;
+  const first = target.split('/')[0];
+  return target.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') && !target.startsWith('.');
+}
+
 /**
  * What `boot` accepts besides a bundle directory, made into one:
  * a bundle in a registry is pulled (verified) into the cache; an ordinary
@@ -25,8 +32,9 @@ export interface BootTargetOptions {
  * first, where the next boot finds it up to date.
  */
 export async function bootTarget(target: string, opts: BootTargetOptions): Promise<{ bundleDir: string; temporary: boolean }> {
-  // A path that exists is a bundle directory (boot checks it is one).
-  if (existsSync(target)) return { bundleDir: target, temporary: false };
+  // A path is a bundle directory (boot checks it is one). `out/app` could also
+  // be a Docker Hub name, so a registry reference must name its registry.
+  if (existsSync(target) || !looksLikeReference(target)) return { bundleDir: target, temporary: false };
   const ref = parseImageReference(target);
   if (ref.transport === 'registry' && (await inspectReference(ref.ref, { ...opts.registry, cacheDir: opts.cacheDir })).kind === 'bundle') {
     await mkdir(join(opts.cacheDir, 'bundles'), { recursive: true });
