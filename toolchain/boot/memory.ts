@@ -16,7 +16,8 @@
 import { BadInputError } from '../errors/errors.ts';
 
 export const BASE_MIB = 128;
-export const MIN_MIB = 32;
+/** Low enough to find the smallest working size (the HyperKernel boots in far less than the default). */
+export const MIN_MIB = 16;
 export const MAX_MIB = 1024 * 1024;
 const MiB = 1024 * 1024;
 

@@ -1,6 +1,7 @@
 /**
  * Which kernel a bundle gets, in order:
- *   1. `--kernel PATH`: the user's kernel, format detected from its bytes;
+ *   1. `--kernel PATH`: the user's kernel, format detected from its bytes
+ *      (`--kernel hyperkernel` / `--kernel debian-cloud` pick one of ours by name);
  *   2. the cached HyperKernel for this checkout's config (`make kernel`);
  *   3. Debian's cloud kernel (downloaded once, modular, no volumes).
  * The log line always says which one was used: a silent fallback to the
@@ -10,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BundleKernel } from '../bundle/manifest.ts';
 import { sha256Digest } from '../digest/digest.ts';
-import { BadInputError } from '../errors/errors.ts';
+import { BadInputError, HyperbuildError } from '../errors/errors.ts';
 import { hyperKernelKey, readHyperKernelKeyInputs } from './cache-key.ts';
 import { fetchDebianCloudKernel, findCachedDebianCloudKernel } from './debian-cloud-kernel.ts';
 import { detectKernelFormat } from './kernel-format.ts';
@@ -32,10 +33,18 @@ export interface ResolveKernelOptions {
 
 export async function resolveKernel(opts: ResolveKernelOptions): Promise<ResolvedKernel> {
   const log = opts.log ?? (() => {});
+  if (opts.kernelPath === 'hyperkernel') {
+    const hyper = await cachedHyperKernel(opts.cacheDir, log);
+    if (!hyper) throw new HyperbuildError(`no HyperKernel for this checkout's config in ${opts.cacheDir}`, { hint: 'run `make kernel` (or `hyperbuild kernel build`)' });
+    return hyper;
+  }
+  if (opts.kernelPath === 'debian-cloud') return debianCloudKernel(opts.cacheDir, log);
   if (opts.kernelPath) return customKernel(resolve(opts.kernelPath), log);
-  const hyper = await cachedHyperKernel(opts.cacheDir, log);
-  if (hyper) return hyper;
-  const cloud = (await findCachedDebianCloudKernel(opts.cacheDir)) ?? (await fetchDebianCloudKernel(opts.cacheDir, log));
+  return (await cachedHyperKernel(opts.cacheDir, log)) ?? debianCloudKernel(opts.cacheDir, log);
+}
+
+async function debianCloudKernel(cacheDir: string, log: (line: string) => void): Promise<ResolvedKernel> {
+  const cloud = (await findCachedDebianCloudKernel(cacheDir)) ?? (await fetchDebianCloudKernel(cacheDir, log));
   const config = await readFile(join(cloud.dir, HYPERKERNEL_FILES.config)).catch(() => undefined);
   log(`using the Debian cloud kernel ${cloud.release} (modular, ${cloud.modules.length} modules; no 9p, so no volumes); \`make kernel\` builds the faster HyperKernel`);
   return {

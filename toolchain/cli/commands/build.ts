@@ -37,7 +37,7 @@ export default class Build extends BaseCommand {
     platform: Flags.string({ default: DEFAULT_PLATFORM, description: 'platform to pick from a multi-platform image' }),
     compression: Flags.string({ options: ['zstd', 'gzip', 'lz4', 'none'], default: DEFAULT_COMPRESSION, description: 'initramfs compression (see README for the measurements behind the default)' }),
     'kernel-cache-dir': Flags.string({ env: 'HYPERBUILD_KERNEL_CACHE_DIR', description: 'where built and downloaded kernels are cached (default: the cache dir); share it between checkouts' }),
-    kernel: Flags.string({ description: 'kernel to put in the bundle (vmlinux or bzImage); default: the HyperKernel, else the Debian cloud kernel' }),
+    kernel: Flags.string({ description: 'kernel to put in the bundle: a vmlinux (PVH) or bzImage file, `hyperkernel` or `debian-cloud`; default: the HyperKernel when built, else the Debian cloud kernel' }),
     'max-rootfs-size': Flags.string({ default: '2G', description: 'refuse images whose files add up to more than this (bounds decompression bombs)' }),
     rootfs: Flags.string({ options: ['initramfs', 'ext4', 'erofs', 'auto'], default: 'auto', description: `where the image's files go: the initramfs (guest RAM), or a read-only ext4/erofs disk with a tmpfs overlay; auto: a disk above ${AUTO_DISK_THRESHOLD / 1024 ** 2} MiB` }),
     'aci-path': Flags.string({ description: 'directory searched for ACI dependencies (repeatable)', multiple: true }),
