@@ -1,7 +1,7 @@
 /**
  * `make bench`: every benchmark section in one run, printed as tables with
  * ratios against the peer tools. Not part of the tests: timings vary by machine.
- * BENCH_ONLY=build,boot,registry limits the sections; BENCH_RUNS sets repetitions.
+ * BENCH_ONLY=build,boot,compression,registry limits the sections; BENCH_RUNS sets repetitions.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { bootBench } from './boot.bench.ts';
 import { buildBench } from './build.bench.ts';
 import { registryBench } from './registry.bench.ts';
+import { compressionBench } from './compression.bench.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
 import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
 
@@ -42,6 +43,7 @@ const sections: [string, () => Promise<string[]>][] = [
         await cloudKernel(),
       ),
   ],
+  ['compression', async () => compressionBench(root, out, kernelCache)],
   ['registry', async () => registryBench(root, out, helloBundle('hyperkernel'))],
 ];
 
