@@ -1,7 +1,7 @@
 /**
  * A bootable busybox bundle for boot tests, made without the image builder:
- * Debian's static busybox + applet links, /.hyperstart/init (the real HyperStart
- * when built, else the test shim), /.hyperstart/spec, modules for a modular
+ * Debian's static busybox + applet links, /.hyperstart/init (the real HyperStart,
+ * `make hyperstart`), /.hyperstart/spec, modules for a modular
  * kernel, packed as a gzip'd newc cpio, plus a bundle.json per the schema.
  *
  * Kernels, best first: the HyperKernel in the cache (PVH vmlinux, virtio built
@@ -10,27 +10,19 @@
  */
 import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest, type ImageRuntimeConfig } from '../../toolchain/bundle/manifest.ts';
 import { sha256Digest } from '../../toolchain/digest/digest.ts';
 import { encodeSpec } from '../../toolchain/hyperstart/spec.ts';
-import { buildGuestShim } from './boot-guest-shim.ts';
+import { resolveKernel } from '../../toolchain/kernel/resolve-kernel.ts';
+import { defaultCacheDir } from '../../toolchain/cache/cache-dir.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 export const REAL_HYPERSTART = join(REPO, 'initramfs/hyperstart/out/hyperstart');
-const CLOUD_RELEASE = '6.1.0-56-cloud-amd64';
-const CLOUD_ROOT = '/tmp/ck/x';
-const CLOUD_BZIMAGE = `${CLOUD_ROOT}/boot/vmlinuz-${CLOUD_RELEASE}`;
-const CLOUD_MODULES = `${CLOUD_ROOT}/lib/modules/${CLOUD_RELEASE}/kernel`;
-/** Load order (dependencies first) of what HyperStart needs from the cloud kernel. */
-const CLOUD_MODULE_ORDER = [
-  'drivers/virtio/virtio_ring.ko', 'drivers/virtio/virtio.ko',
-  'drivers/virtio/virtio_pci_modern_dev.ko', 'drivers/virtio/virtio_pci_legacy_dev.ko',
-  'drivers/virtio/virtio_pci.ko', 'drivers/virtio/virtio_mmio.ko',
-  'drivers/char/virtio_console.ko',
-  'net/core/failover.ko', 'drivers/net/net_failover.ko', 'drivers/net/virtio_net.ko',
-];
+// The kernels builds use: the cached HyperKernel and the Debian cloud kernel (downloaded once, with its module load order).
+const kernelCache = process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? defaultCacheDir();
+const cloud = await resolveKernel({ cacheDir: kernelCache, kernelPath: 'debian-cloud' });
+const CLOUD_BZIMAGE = cloud.path;
 
 export type TestKernelKind = 'hyperkernel' | 'cloud-vmlinux' | 'cloud-bzimage';
 
@@ -44,7 +36,7 @@ interface KernelChoice {
 
 /** The HyperKernel's cached vmlinux, newest first, when the kernel build has produced one. */
 export function findHyperKernel(): string | undefined {
-  const root = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hyperbuild', 'kernels');
+  const root = join(kernelCache, 'kernels');
   if (!existsSync(root)) return undefined;
   const found = readdirSync(root)
     .filter((k) => !k.startsWith('debian-cloud'))
@@ -77,7 +69,7 @@ function extractCloudVmlinux(outDir: string): string {
 export function chooseKernel(kind: TestKernelKind | 'best', workDir: string): KernelChoice | undefined {
   const hk = findHyperKernel();
   if ((kind === 'best' || kind === 'hyperkernel') && hk) return { kind: 'hyperkernel', path: hk, format: 'vmlinux', pvh: true, modular: false };
-  if (kind === 'hyperkernel' || !existsSync(CLOUD_BZIMAGE)) return undefined;
+  if (kind === 'hyperkernel') return undefined;
   // Under TCG the cloud kernel boots faster on q35 than on microvm, so 'best' falls back to its bzImage.
   if (kind === 'cloud-bzimage' || kind === 'best') return { kind: 'cloud-bzimage', path: CLOUD_BZIMAGE, format: 'bzImage', pvh: false, modular: true };
   return { kind: 'cloud-vmlinux', path: extractCloudVmlinux(workDir), format: 'vmlinux', pvh: true, modular: true };
@@ -87,8 +79,6 @@ export interface TestBundleOptions {
   dir: string;
   kernel?: TestKernelKind | 'best';
   image?: Partial<ImageRuntimeConfig>;
-  /** PID 1: the real HyperStart (default when built) or the test shim. */
-  hyperstart?: 'real' | 'shim';
   /** Extra files to place in the rootfs: path → content. */
   files?: Record<string, string>;
 }
@@ -97,7 +87,6 @@ export interface TestBundle {
   dir: string;
   manifest: BundleManifest;
   kernel: KernelChoice;
-  hyperstart: 'real' | 'shim';
 }
 
 function busybox(): string {
@@ -110,10 +99,10 @@ export function makeTestBundle(opts: TestBundleOptions): TestBundle | undefined 
   const work = join(opts.dir, '..');
   const kernel = chooseKernel(opts.kernel ?? 'best', work);
   if (!kernel) return undefined;
-  const hyperstart = opts.hyperstart ?? (existsSync(REAL_HYPERSTART) ? 'real' : 'shim');
+  if (!existsSync(REAL_HYPERSTART)) throw new Error(`${REAL_HYPERSTART} is missing: run \`make hyperstart\``);
   const manifestPath = join(opts.dir, 'bundle.json');
   if (existsSync(manifestPath)) {
-    return { dir: opts.dir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as BundleManifest, kernel, hyperstart };
+    return { dir: opts.dir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as BundleManifest, kernel };
   }
   rmSync(opts.dir, { recursive: true, force: true });
   const root = join(opts.dir, '.root');
@@ -134,17 +123,16 @@ export function makeTestBundle(opts: TestBundleOptions): TestBundle | undefined 
     mkdirSync(join(root, p, '..'), { recursive: true });
     writeFileSync(join(root, p), content);
   }
-  const init = hyperstart === 'real' ? REAL_HYPERSTART : buildGuestShim(join(work, 'shim'));
+  const init = REAL_HYPERSTART;
   copyFileSync(init, join(root, '.hyperstart/init'));
   chmodSync(join(root, '.hyperstart/init'), 0o755);
 
   const modules: string[] = [];
   if (kernel.modular) {
     mkdirSync(join(root, '.hyperstart/modules'), { recursive: true });
-    for (const m of CLOUD_MODULE_ORDER) {
-      const name = m.split('/').pop()!;
-      copyFileSync(join(CLOUD_MODULES, m), join(root, '.hyperstart/modules', name));
-      modules.push(`/.hyperstart/modules/${name}`);
+    for (const m of cloud.modules) {
+      copyFileSync(m.hostPath, join(root, '.hyperstart/modules', `${m.name}.ko`));
+      modules.push(`/.hyperstart/modules/${m.name}.ko`);
     }
   }
   const image: ImageRuntimeConfig = {
@@ -181,5 +169,5 @@ export function makeTestBundle(opts: TestBundleOptions): TestBundle | undefined 
     buildKey: sha256Digest('test bundle'),
   };
   writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-  return { dir: opts.dir, manifest, kernel, hyperstart };
+  return { dir: opts.dir, manifest, kernel };
 }
