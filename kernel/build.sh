@@ -6,7 +6,7 @@
 #   --force      rebuild even when the key is already cached
 #
 # Environment:
-#   HYPERBUILD_CACHE_DIR   cache dir (default: $XDG_CACHE_HOME/hyperbuild or
+#   HYPERBUILD_KERNEL_CACHE_DIR   cache dir (default: $XDG_CACHE_HOME/hyperbuild or
 #                          ~/.cache/hyperbuild, like toolchain/cache/cache-dir.ts)
 #   HYPERKERNEL_SOURCE     source tarball (default /usr/src/linux-source-6.1.tar.xz)
 #   HYPERKERNEL_WORKDIR    where the source is unpacked and built
@@ -39,8 +39,8 @@ done
 step() { printf 'hyperkernel: %s\n' "$*"; }
 die() { printf 'hyperkernel: error: %s\n' "$*" >&2; exit 1; }
 
-if [[ -n ${HYPERBUILD_CACHE_DIR:-} ]]; then
-  cache_dir=$HYPERBUILD_CACHE_DIR
+if [[ -n ${HYPERBUILD_KERNEL_CACHE_DIR:-} ]]; then
+  cache_dir=$HYPERBUILD_KERNEL_CACHE_DIR
 elif [[ ${XDG_CACHE_HOME:-} == /* ]]; then
   cache_dir=$XDG_CACHE_HOME/hyperbuild
 else

@@ -1,7 +1,7 @@
 # HyperKernel: the minimal guest kernel, built from Debian's linux-source-6.1
 # into the hyperbuild cache. kernel/build.sh owns the recipe and skips the
 # build when this config (fragment + source version + gcc) is already cached,
-# so `make kernel` is cheap to repeat. HYPERBUILD_CACHE_DIR overrides the
+# so `make kernel` is cheap to repeat. HYPERBUILD_KERNEL_CACHE_DIR overrides the
 # default cache ($XDG_CACHE_HOME/hyperbuild or ~/.cache/hyperbuild).
 KERNEL_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 

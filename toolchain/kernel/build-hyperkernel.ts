@@ -25,7 +25,7 @@ export async function buildHyperKernel(opts: BuildHyperKernelOptions): Promise<C
   const started = process.hrtime.bigint();
   const tail: string[] = [];
   const child = spawn(script, opts.force ? ['--force'] : [], {
-    env: { ...process.env, HYPERBUILD_CACHE_DIR: opts.cacheDir },
+    env: { ...process.env, HYPERBUILD_KERNEL_CACHE_DIR: opts.cacheDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<{ code: number | null; error?: NodeJS.ErrnoException }>((resolve) => {
