@@ -25,7 +25,7 @@ import { assertNoDuplicateHostPorts, assertPortFree, type PortPublish } from './
 import { buildRuntimeSpec, type RuntimeOverrides } from './runtime-spec.ts';
 import { RawTerminal, terminalSize } from './terminal.ts';
 import { tscKhz } from './tsc-frequency.ts';
-import { loadVerifiedBundle } from './verify-bundle.ts';
+import { loadVerifiedBundle } from '../bundle/verify-bundle.ts';
 
 export const EXIT_TIMEOUT = 124;
 export const EXIT_STOP_KILLED = 128 + 9;

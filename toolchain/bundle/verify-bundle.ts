@@ -7,7 +7,7 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { BUNDLE_MANIFEST_NAME, BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleFile, type BundleManifest } from '../bundle/manifest.ts';
+import { BUNDLE_MANIFEST_NAME, BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleFile, type BundleManifest } from './manifest.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
 
