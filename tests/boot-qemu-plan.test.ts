@@ -31,7 +31,7 @@ const values = (args: string[], flag: string) => args.flatMap((a, i) => (a === f
 test('PVH vmlinux → microvm with virtio-mmio devices and no legacy devices', () => {
   const plan = buildQemuArgs(request());
   assert.is(plan.machine, 'microvm');
-  assert.equal(values(plan.args, '-M'), ['microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on,acpi=on']);
+  assert.equal(values(plan.args, '-M'), ['microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on']);
   const devices = values(plan.args, '-device');
   assert.ok(devices.some((d) => d.startsWith('virtio-serial-device,')));
   assert.ok(devices.some((d) => d.startsWith('virtio-net-device,')));
