@@ -216,10 +216,15 @@ export function buildSteps(): Step<BuildContext>[] {
     {
       title: 'Kernel and HyperStart',
       run: async (ctx, report) => {
-        const kernel = await resolveKernel({ kernelPath: ctx.opts.kernelPath, cacheDir: ctx.opts.kernelCacheDir, log: report });
+        // Independent look-ups (each spawns or reads a file): run them together, the no-op path is mostly these.
+        const [kernel, hs, diskTools] = await Promise.all([
+          resolveKernel({ kernelPath: ctx.opts.kernelPath, cacheDir: ctx.opts.kernelCacheDir, log: report }),
+          loadHyperStartBinary(),
+          // Other e2fsprogs/erofs-utils versions write other bytes.
+          ctx.opts.rootfs === 'initramfs' ? Promise.resolve('') : diskToolVersions(),
+        ]);
         ctx.memo = new DigestMemo(ctx.opts.cacheDir);
         ctx.kernel = { ...kernel, ...(await ctx.memo.digest(kernel.path)) };
-        const hs = await loadHyperStartBinary();
         ctx.hyperstart = { bytes: hs.bytes, digest: sha256Digest(hs.bytes) };
         ctx.key = buildKey({
           hyperbuildVersion: ctx.opts.hyperbuildVersion,
@@ -231,8 +236,7 @@ export function buildSteps(): Step<BuildContext>[] {
           sourceDateEpoch: ctx.opts.sourceDateEpoch,
           maxRootfsSize: ctx.opts.maxRootfsSize,
           rootfs: ctx.opts.rootfs,
-          // Other e2fsprogs/erofs-utils versions write other bytes.
-          diskTools: ctx.opts.rootfs === 'initramfs' ? '' : await diskToolVersions(),
+          diskTools,
         });
         const current = await bundleIsCurrent(ctx.opts.outDir, ctx.key, ctx.memo);
         if (current) {
