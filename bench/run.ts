@@ -1,7 +1,7 @@
 /**
  * `make bench`: every benchmark section in one run, printed as tables with
  * ratios against the peer tools. Not part of the tests: timings vary by machine.
- * BENCH_ONLY=build,boot,compression,registry limits the sections; BENCH_RUNS sets repetitions.
+ * BENCH_ONLY=build,boot,compression,rootfs,registry limits the sections; BENCH_RUNS sets repetitions.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { bootBench } from './boot.bench.ts';
 import { buildBench } from './build.bench.ts';
 import { registryBench } from './registry.bench.ts';
 import { compressionBench } from './compression.bench.ts';
+import { rootfsBench } from './rootfs.bench.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
 import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
 
@@ -44,6 +45,7 @@ const sections: [string, () => Promise<string[]>][] = [
       ),
   ],
   ['compression', async () => compressionBench(root, out, kernelCache)],
+  ['rootfs', async () => rootfsBench(root, out, kernelCache)],
   ['registry', async () => registryBench(root, out, helloBundle('hyperkernel'))],
 ];
 

@@ -29,7 +29,7 @@ export abstract class BaseCommand extends Command {
       this.exit(err.exitCode);
     }
     // oclif's own usage errors (unknown flag, missing argument) keep exit 2.
-    if (err.oclif?.exit !== undefined || (err as { code?: string }).code?.startsWith?.('EEXIT') === false) {
+    if (err.oclif?.exit !== undefined) {
       process.stderr.write(`hyperbuild: error: ${err.message}\nhint: see 'hyperbuild ${this.id ?? ''} --help'\n`);
       this.exit(err.oclif?.exit ?? ExitCode.usage);
     }
