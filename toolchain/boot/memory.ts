@@ -1,9 +1,13 @@
 /**
- * Guest RAM. The initramfs is unpacked into guest RAM (rootfs is a tmpfs), and
- * its compressed copy sits in RAM too until the kernel frees it after unpacking,
- * so the default grows with the bundle:
+ * Guest RAM. The initramfs is unpacked into guest RAM: the root is a tmpfs,
+ * which the kernel caps at half of RAM, and small files round up to whole
+ * pages. Its compressed copy sits in RAM too until the kernel frees it after
+ * unpacking. So the default grows with the bundle:
  *
- *   default MiB = roundUp16(BASE_MIB + 1.25 × uncompressed MiB + compressed MiB)
+ *   default MiB = roundUp16(BASE_MIB + 2.5 × uncompressed MiB + compressed MiB)
+ *
+ * (With 1.25× a 150 MB image filled its root and HyperStart could not write
+ * /etc/resolv.conf: ENOSPC. Bigger images belong on a disk rootfs anyway.)
  *
  * BASE_MIB covers the kernel, HyperStart, page tables and headroom for the app.
  * Measured with QEMU 7.2 TCG, the Debian cloud kernel 6.1 (virtio as modules)
@@ -22,7 +26,7 @@ export const MAX_MIB = 1024 * 1024;
 const MiB = 1024 * 1024;
 
 export function defaultMemoryMiB(initramfs: { size: number; uncompressedSize: number }): number {
-  const raw = BASE_MIB + 1.25 * (initramfs.uncompressedSize / MiB) + initramfs.size / MiB;
+  const raw = BASE_MIB + 2.5 * (initramfs.uncompressedSize / MiB) + initramfs.size / MiB;
   return Math.ceil(raw / 16) * 16;
 }
 
