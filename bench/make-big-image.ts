@@ -1,12 +1,13 @@
 /**
- * A ~150 MB, 3-layer OCI image for benchmarks, made from files already on the
+ * A ~150 MB, 4-layer OCI image for benchmarks, made from files already on the
  * machine (/usr/lib, /usr/share: real binaries and text, so compression ratios
  * are realistic) with GNU tar and gzip. Not a test fixture: its bytes depend on
  * the machine.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const TARGET_BYTES = 150 * 1024 * 1024;
@@ -47,8 +48,16 @@ export function makeBigImage(dir: string): string {
     const gz = execFileSync('gzip', ['-n', '-6'], { input: tar, maxBuffer: 1 << 30 });
     return { diffId: `sha256:${sha256(tar)}`, blob: put(gz) };
   });
+  // A last small layer with busybox, so the image can run `true` and `sh` when booted.
+  const bin = mkdtempSync(join(tmpdir(), 'hb-big-bin-'));
+  mkdirSync(join(bin, 'bin'));
+  copyFileSync('/bin/busybox', join(bin, 'bin/busybox'));
+  for (const applet of ['sh', 'true']) symlinkSync('busybox', join(bin, 'bin', applet));
+  const binTar = execFileSync('tar', ['--sort=name', '--mtime=@1700000000', '--owner=0', '--group=0', '--numeric-owner', '-C', bin, '-cf', '-', 'bin'], { maxBuffer: 1 << 26 });
+  rmSync(bin, { recursive: true, force: true });
+  layers.push({ diffId: `sha256:${sha256(binTar)}`, blob: put(execFileSync('gzip', ['-n', '-6'], { input: binTar })) });
   const config = put(Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'] },
+    architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/bin:/usr/bin'], Cmd: ['/bin/true'] },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
   })));
   const manifest = put(Buffer.from(JSON.stringify({
