@@ -16,7 +16,7 @@ import { openImageSource } from '../toolchain/source/open-source.ts';
 import type { ResolvedImage } from '../toolchain/source/image-source.ts';
 import { applyLayer } from '../toolchain/tree/apply-layer.ts';
 import { RootfsTree, pathComponents } from '../toolchain/tree/rootfs-tree.ts';
-import { BadInputError } from '../toolchain/errors/errors.ts';
+import { rejectsBadInput } from './helpers/bad-input.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'hb-aci-test-'));
 execFileSync(process.execPath, ['--import', 'tsx', 'fixtures/make-aci.ts', out], { stdio: 'pipe' });
@@ -39,16 +39,6 @@ const node = (t: RootfsTree, p: string) => t.lookup(pathComponents(p, 't'), 't')
 const text = (t: RootfsTree, p: string) => Buffer.concat(node(t, p)!.inode.content).toString();
 const paths = (t: RootfsTree) => [...t.walk()].map((w) => w.path).filter(Boolean);
 
-async function refuses(fn: () => Promise<unknown>, re: RegExp) {
-  try {
-    await fn();
-  } catch (err) {
-    assert.instance(err, BadInputError);
-    assert.match((err as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected a BadInputError matching ${re}`);
-}
 
 test('app.aci (xz) resolves with its base (gzip) from --aci-path and maps the manifest', async () => {
   const logs: string[] = [];
@@ -103,14 +93,14 @@ test('openImageSource routes aci: references with the --aci-path option', async 
 });
 
 test('refusals: bad manifest, missing dependency, traversal, extra top-level name, wrong platform', async () => {
-  await refuses(() => resolveAci('broken-manifest.aci'), /ACI broken-manifest\.aci manifest: acVersion "0\.7\.0" is not a supported version/);
-  await refuses(() => resolveAci('missing-dep.aci'), new RegExp(`depends on example\\.com/nowhere version=9, which cannot be resolved: no ACI with that name; searched ${deps}`));
-  await refuses(() => resolveAci('app.aci', []), /depends on example\.com\/busybox-base version=1\.0.*searched \(no --aci-path given\)/);
-  await refuses(() => resolveAci('app.aci', [out]), /busybox-base.*skipped invalid: .*broken-manifest\.aci/);
-  await refuses(() => resolveAci('traversal.aci'), /rootfs\/\.\.\/\.\.\/evil' climbs out of the root filesystem/);
-  await refuses(() => resolveAci('extra-top.aci'), /'README' at the top of the archive; an ACI holds only 'manifest' and 'rootfs'/);
-  await refuses(() => resolveAci('nonexistent.aci'), /cannot read .*nonexistent\.aci \(ENOENT\)/);
-  await refuses(
+  await rejectsBadInput(() => resolveAci('broken-manifest.aci'), /ACI broken-manifest\.aci manifest: acVersion "0\.7\.0" is not a supported version/);
+  await rejectsBadInput(() => resolveAci('missing-dep.aci'), new RegExp(`depends on example\\.com/nowhere version=9, which cannot be resolved: no ACI with that name; searched ${deps}`));
+  await rejectsBadInput(() => resolveAci('app.aci', []), /depends on example\.com\/busybox-base version=1\.0.*searched \(no --aci-path given\)/);
+  await rejectsBadInput(() => resolveAci('app.aci', [out]), /busybox-base.*skipped invalid: .*broken-manifest\.aci/);
+  await rejectsBadInput(() => resolveAci('traversal.aci'), /rootfs\/\.\.\/\.\.\/evil' climbs out of the root filesystem/);
+  await rejectsBadInput(() => resolveAci('extra-top.aci'), /'README' at the top of the archive; an ACI holds only 'manifest' and 'rootfs'/);
+  await rejectsBadInput(() => resolveAci('nonexistent.aci'), /cannot read .*nonexistent\.aci \(ENOENT\)/);
+  await rejectsBadInput(
     () => new AciSource({ path: join(out, 'app.aci'), text: 'x' }, { aciPath: [deps] }).resolve({ platform: { os: 'linux', architecture: 'arm64' }, cacheDir }),
     /labels arch is 'amd64', but the build is for linux\/arm64/,
   );
@@ -127,7 +117,7 @@ test('hostile members in a hand-made ACI: whiteout names, hardlinks out of rootf
   for (const [i, [members, re]] of cases.entries()) {
     const file = join(out, `hostile-${i}.aci`);
     writeFileSync(file, encodeTar([{ entry: { path: 'manifest', type: 'file' }, data: manifest }, { entry: { path: 'rootfs/', type: 'directory' } }, ...members]));
-    await refuses(async () => treeOf(await resolveAci(`hostile-${i}.aci`)), re);
+    await rejectsBadInput(async () => treeOf(await resolveAci(`hostile-${i}.aci`)), re);
   }
 });
 
