@@ -56,9 +56,10 @@ function runFile(file: string): Promise<FileResult> {
       const total = num('Total');
       const passed = num('Passed');
       const skipped = num('Skipped');
-      let failed = total - passed - skipped;
+      // uvu's Total counts the tests that ran; skipped ones are reported apart.
+      let failed = total - passed;
       // A crash, a timeout or uvu's "Exiting early" all end without a clean summary.
-      if ((code !== 0 || /Exiting early/.test(plain) || total === 0) && failed === 0) failed = 1;
+      if ((code !== 0 || /Exiting early/.test(plain) || total + skipped === 0) && failed === 0) failed = 1;
       resolve({ file, passed, failed, skipped, seconds: (Date.now() - started) / 1000 });
     });
   });
