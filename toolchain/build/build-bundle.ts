@@ -117,8 +117,8 @@ async function bundleIsCurrent(outDir: string, key: string, memo: DigestMemo): P
   }
 }
 
-/** Merge the layers, add HyperStart, and write the compressed initramfs into the cache. */
-async function buildInitramfs(ctx: BuildContext, report: (line: string) => void): Promise<CachedInitramfs> {
+/** Merge the layers, then write the compressed initramfs (and the disk, for disk rootfs) into the cache. */
+async function buildRootfsArtifacts(ctx: BuildContext, report: (line: string) => void): Promise<CachedInitramfs> {
   const { opts } = ctx;
   const image = ctx.image!;
   const tree = new RootfsTree();
@@ -250,7 +250,7 @@ export function buildSteps(): Step<BuildContext>[] {
       title: 'Build initramfs',
       skip: (ctx) => (ctx.upToDate ? 'bundle is up to date' : false),
       run: async (ctx, report) => {
-        ctx.initramfs = (await cachedInitramfs(ctx.opts.cacheDir, ctx.key!, ctx.memo!)) ?? (await buildInitramfs(ctx, report));
+        ctx.initramfs = (await cachedInitramfs(ctx.opts.cacheDir, ctx.key!, ctx.memo!)) ?? (await buildRootfsArtifacts(ctx, report));
       },
     },
     {
