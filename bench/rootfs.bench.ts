@@ -36,7 +36,7 @@ export function rootfsBench(root: string, benchOut: string, kernelCache: string)
   try {
     timeShell(`umoci raw unpack --image ${image}:latest ${work}/tree >/dev/null`);
     const peerExt4 = timeShell(`mkfs.ext4 -q -d ${work}/tree ${work}/peer.ext4 400M`);
-    const peerErofs = timeShell(`mkfs.erofs -q ${work}/peer.erofs ${work}/tree >/dev/null`);
+    const peerErofs = timeShell(`mkfs.erofs --quiet ${work}/peer.erofs ${work}/tree >/dev/null`);
     lines.push(row(['peer: mkfs.ext4 -d (tree already unpacked)', peerExt4, '', '']));
     lines.push(row(['peer: mkfs.erofs (tree already unpacked)', peerErofs, '', '']));
     for (const kind of ['initramfs', 'ext4', 'erofs']) {

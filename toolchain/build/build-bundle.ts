@@ -34,8 +34,12 @@ import { writeDiskRootfs, type DiskRootfsKind } from '../disk/write-disk-rootfs.
 import { imageSpec } from './image-spec.ts';
 
 export const DEFAULT_MAX_ROOTFS_SIZE = 2 * 1024 ** 3;
-/** Chosen from boot-time and size measurements under TCG (README, Measurements). */
-export const DEFAULT_COMPRESSION: Compression = 'gzip';
+/**
+ * lz4 (legacy frame): a 150 MB image booted in 2.2 s under TCG against 3.9 s
+ * (gzip) and 4.1 s (zstd), because the guest kernel decompresses it; it builds
+ * twice as fast as gzip. zstd stays the choice for the smallest bundle (README).
+ */
+export const DEFAULT_COMPRESSION: Compression = 'lz4';
 /** What the bundle boots with before `boot` adds console and machine options. */
 export const BUNDLE_CMDLINE = 'rdinit=/.hyperstart/init panic=-1';
 
