@@ -19,7 +19,7 @@ export async function registryBench(root: string, benchOut: string, bundleDir: s
   const registry = await startRegistry({ kind: 'open' });
   const work = mkdtempSync(join(tmpdir(), 'hb-bench-reg-'));
   const ref = `${registry.host}/bench/big:latest`;
-  const lines = ['## registry: ~150 MB, 3-layer image from a local distribution 2.8', row(['what', 'median s', 'ratio'])];
+  const lines = ['## registry: ~150 MB, 4-layer image from a local distribution 2.8', row(['what', 'median s', 'ratio'])];
   try {
     timeShell(`skopeo copy --quiet --dest-tls-verify=false oci:${image}:latest docker://${ref}`);
     const skopeo = median(Array.from({ length: RUNS }, (_, i) => timeShell(`skopeo copy --quiet --src-tls-verify=false docker://${ref} oci:${work}/skopeo-${i}:latest`)));
