@@ -188,10 +188,7 @@ async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeout
   q.stdout!.on('data', (d) => con.push(d));
   q.stderr!.on('data', (d) => con.push(d));
   try {
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`VM timed out; console:\n${Buffer.concat(con)}`)), timeoutMs);
-      q.on('exit', () => { clearTimeout(t); resolve(); });
-    });
+    await exitOrTimeout(q, con, timeoutMs);
   } finally {
     q.kill('SIGKILL');
     for (const s of servers) s.close();
@@ -203,16 +200,21 @@ async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeout
   return res;
 }
 
+/** Resolves when QEMU exits; rejects with the console so far after `timeoutMs`. */
+function exitOrTimeout(q: ChildProcess, con: Buffer[], timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`VM timed out; console:\n${Buffer.concat(con)}`)), timeoutMs);
+    q.on('exit', () => { clearTimeout(t); resolve(); });
+  });
+}
+
 /** Boot without any virtio-serial device: HyperStart falls back to the spec file and console. */
 async function bootConsole(initrd: string, timeoutMs = 90_000): Promise<Result> {
   const q = qemu(initrd, []);
   const con: Buffer[] = [];
   q.stdout!.on('data', (d) => con.push(d));
   try {
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`VM timed out; console:\n${Buffer.concat(con)}`)), timeoutMs);
-      q.on('exit', () => { clearTimeout(t); resolve(); });
-    });
+    await exitOrTimeout(q, con, timeoutMs);
   } finally {
     q.kill('SIGKILL');
   }
