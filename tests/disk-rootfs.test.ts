@@ -15,7 +15,7 @@ import { readTar } from '../toolchain/tar/reader.ts';
 import { applyLayer } from '../toolchain/tree/apply-layer.ts';
 import { RootfsTree } from '../toolchain/tree/rootfs-tree.ts';
 import { writeDiskRootfs, type DiskRootfsKind } from '../toolchain/disk/write-disk-rootfs.ts';
-import { fileDigest } from '../toolchain/build/file-digest.ts';
+import { fileDigest } from '../toolchain/digest/file-digest.ts';
 import { BadInputError } from '../toolchain/errors/errors.ts';
 
 type M = TarWriteMember;

@@ -6,6 +6,7 @@
  */
 import { BadInputError } from '../errors/errors.ts';
 import { isAcIdentifier, isAcName, isSupportedAcVersion } from './ac-types.ts';
+import { isRecord } from '../image/json-document.ts';
 
 export interface AciLabel {
   name: string;
@@ -60,7 +61,6 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_PORT_COUNT = 1024;
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class Fields {
   constructor(readonly where: string) {}
@@ -82,7 +82,7 @@ class Fields {
   }
 
   object(v: unknown, field: string): Json {
-    if (!isObject(v)) this.fail(field, 'must be an object');
+    if (!isRecord(v)) this.fail(field, 'must be an object');
     return v;
   }
 

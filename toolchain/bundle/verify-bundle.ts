@@ -4,12 +4,12 @@
  * edited initramfs is refused here with the file's name, not met as a guest
  * kernel panic.
  */
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE_MANIFEST_NAME, BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleFile, type BundleManifest } from './manifest.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
+import { fileDigest } from '../digest/file-digest.ts';
 
 const REBUILD_HINT = 'rebuild the bundle (hyperbuild build) or copy it again';
 
@@ -41,12 +41,6 @@ export function readManifest(bundleDir: string): BundleManifest {
   return m;
 }
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest('hex')}`;
-}
-
 export async function verifyBundleFile(bundleDir: string, f: BundleFile, role: string): Promise<void> {
   if (typeof f.name !== 'string' || !f.name || f.name.includes('/') || f.name === '..' || f.name === '.') {
     throw new BadInputError(`bundle ${role}: invalid file name '${String(f.name)}'`, { hint: REBUILD_HINT });
@@ -63,7 +57,7 @@ export async function verifyBundleFile(bundleDir: string, f: BundleFile, role: s
     throw new BadInputError(`bundle ${role} ${f.name} has ${size} bytes, bundle.json says ${f.size}: the bundle was changed or truncated`, { hint: REBUILD_HINT });
   }
   if (algorithm !== 'sha256') throw new BadInputError(`bundle ${role} ${f.name}: only sha256 digests are supported`);
-  const actual = await sha256File(path);
+  const actual = (await fileDigest(path)).digest;
   if (actual !== f.digest) {
     throw new BadInputError(`bundle ${role} ${f.name} does not match bundle.json (sha256 differs): the bundle was tampered with or corrupted`, { hint: REBUILD_HINT });
   }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileDigest } from '../build/file-digest.ts';
+import { fileDigest } from '../digest/file-digest.ts';
 
 interface MemoEntry {
   identity: string;

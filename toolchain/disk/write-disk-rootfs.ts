@@ -7,7 +7,7 @@
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileDigest } from '../build/file-digest.ts';
+import { fileDigest } from '../digest/file-digest.ts';
 import type { RootfsTree } from '../tree/rootfs-tree.ts';
 import { writeErofsImage } from './erofs-image.ts';
 import { writeExt4Image } from './ext4-image.ts';

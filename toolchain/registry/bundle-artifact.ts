@@ -9,6 +9,7 @@ import { Annotation } from '../image/annotations.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { MediaType } from '../image/media-types.ts';
 import { ANNOTATION_KERNEL_RELEASE, ANNOTATION_PLATFORM, BUNDLE_ARTIFACT_TYPE, BUNDLE_CONFIG, initramfsLayerType, KERNEL_LAYER, rootfsLayerType } from './media-types.ts';
+import { isRecord } from '../image/json-document.ts';
 
 /**
  * The mapping between a bundle directory and its OCI artifact (see README.md):
@@ -33,12 +34,8 @@ export interface BundleArtifact {
   manifestDigest: string;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function fileEntry(role: BundleFileEntry['role'], v: unknown, mediaType: (f: Record<string, unknown>) => string, label: string): BundleFileEntry {
-  if (!isObject(v)) throw new BadInputError(`${label}: '${role}' is missing or not an object`);
+  if (!isRecord(v)) throw new BadInputError(`${label}: '${role}' is missing or not an object`);
   const { name, digest, size } = v;
   // Names become paths when pulled: one plain component, nothing else.
   if (typeof name !== 'string' || !/^[A-Za-z0-9._+-]+$/.test(name) || name === '.' || name === '..' || name === BUNDLE_MANIFEST_NAME) {
@@ -52,7 +49,7 @@ function fileEntry(role: BundleFileEntry['role'], v: unknown, mediaType: (f: Rec
 
 /** Check bundle.json's shape (it may come from a registry) and list its files. */
 export function bundleFiles(json: unknown, label: string): { bundle: BundleManifest; files: BundleFileEntry[] } {
-  if (!isObject(json)) throw new BadInputError(`${label} is not a JSON object`);
+  if (!isRecord(json)) throw new BadInputError(`${label} is not a JSON object`);
   if (json.mediaType !== BUNDLE_MEDIA_TYPE || json.schemaVersion !== BUNDLE_SCHEMA_VERSION) {
     throw new BadInputError(`${label} is not a version ${BUNDLE_SCHEMA_VERSION} hyperbuild bundle.json (mediaType ${JSON.stringify(json.mediaType)}, schemaVersion ${JSON.stringify(json.schemaVersion)})`, {
       hint: 'a newer hyperbuild may be needed to read it',
