@@ -3,7 +3,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext } from '../build/build-bundle.ts';
-import { parsePlatform } from '../image/platform.ts';
+import { DEFAULT_PLATFORM, parsePlatform } from '../image/platform.ts';
 import { runSteps, type ProgressMode } from '../progress/steps.ts';
 import type { RegistryOptions } from '../registry/client.ts';
 import { inspectReference } from '../registry/inspect.ts';
@@ -49,7 +49,7 @@ export async function bootTarget(target: string, opts: BootTargetOptions): Promi
       outDir,
       cacheDir: opts.cacheDir,
       kernelCacheDir: opts.kernelCacheDir,
-      platform: parsePlatform('linux/amd64'),
+      platform: parsePlatform(DEFAULT_PLATFORM),
       compression: DEFAULT_COMPRESSION,
       maxRootfsSize: DEFAULT_MAX_ROOTFS_SIZE,
       hyperbuildVersion: opts.hyperbuildVersion,

@@ -9,7 +9,7 @@ export interface LayerInput {
   members(): AsyncIterable<TarMember>;
 }
 
-/** One platform-specific image, fully described, whose blobs can be read verified. */
+/** One platform-specific image, fully described, whose layers stream verified. */
 export interface ResolvedImage {
   /** What the user typed. */
   reference: string;
