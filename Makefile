@@ -11,7 +11,7 @@ SHELL := /bin/bash
 # What the project needs from Debian (installed by `make deps` when missing).
 APT_PACKAGES := qemu-system-x86 cpio busybox-static musl-tools gcc make zstd lz4 gzip xz-utils bzip2 \
 	e2fsprogs erofs-utils fakeroot attr libcap2-bin libarchive-tools openssl apache2-utils skopeo umoci docker-registry \
-	linux-source-6.1 flex bison bc libelf-dev libssl-dev curl procps iproute2
+	linux-source-6.1 flex bison bc libelf-dev libssl-dev kmod curl procps iproute2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 NODE_MODULES := node_modules/.package-lock.json

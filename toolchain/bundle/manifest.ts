@@ -74,7 +74,7 @@ export interface BundleManifest {
   rootfsBytes: number;
   /** SOURCE_DATE_EPOCH the build clamped mtimes to, if any. */
   sourceDateEpoch?: number;
-  /** Digest of every build input (toolchain/build/build-key.ts): equal key, identical bundle. */
+  /** Digest of every build input (toolchain/pipeline/build-key.ts): equal key, identical bundle. */
   buildKey: string;
 }
 

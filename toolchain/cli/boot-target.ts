@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext } from '../build/build-bundle.ts';
+import { buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext } from '../pipeline/build-bundle.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from '../image/platform.ts';
 import { runSteps, type ProgressMode } from '../progress/steps.ts';
 import type { RegistryOptions } from '../registry/client.ts';

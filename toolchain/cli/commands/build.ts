@@ -3,7 +3,7 @@ import { BaseCommand } from '../base-command.ts';
 import { parseByteSize } from '../byte-size.ts';
 import { BadInputError } from '../../errors/errors.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from '../../image/platform.ts';
-import { AUTO_DISK_THRESHOLD, buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext, type RootfsChoice } from '../../build/build-bundle.ts';
+import { AUTO_DISK_THRESHOLD, buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext, type RootfsChoice } from '../../pipeline/build-bundle.ts';
 import { runSteps } from '../../progress/steps.ts';
 import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
 import type { BundleManifest, Compression } from '../../bundle/manifest.ts';
