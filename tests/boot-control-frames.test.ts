@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   decodeExitPayload, encodeExitPayload, encodeFrame, FrameDecoder, MAX_FRAME_PAYLOAD, signalFrame, windowSizeFrame, type Frame,
-} from '../toolchain/boot/control-frames.ts';
+} from '../toolchain/hyperstart/protocol.ts';
 
 /** Deterministic PRNG so a failing chunking is reproducible from the seed. */
 function rng(seed: number): () => number {

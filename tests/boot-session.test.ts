@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { encodeExitPayload } from '../toolchain/boot/control-frames.ts';
+import { encodeExitPayload } from '../toolchain/hyperstart/protocol.ts';
 import { runBoot, type BootOptions, EXIT_TIMEOUT, EXIT_STOP_KILLED } from '../toolchain/boot/session.ts';
 import { decodeSpecRecords } from '../toolchain/hyperstart/spec.ts';
 import { BadInputError } from '../toolchain/errors/errors.ts';

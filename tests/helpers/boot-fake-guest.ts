@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest } from '../../toolchain/bundle/manifest.ts';
-import { encodeFrame, FrameDecoder, type Frame } from '../../toolchain/boot/control-frames.ts';
+import { encodeFrame, FrameDecoder, type Frame } from '../../toolchain/hyperstart/protocol.ts';
 import type { Hypervisor, LaunchPlan, LaunchRequest, RunningVm, VmExit } from '../../toolchain/boot/hypervisor.ts';
 
 export interface FakeGuest {

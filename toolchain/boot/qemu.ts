@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { HyperbuildError, ExitCode } from '../errors/errors.ts';
 import type { Hypervisor, LaunchPlan, LaunchRequest, RunningVm } from './hypervisor.ts';
 import { composeCmdline } from './kernel-cmdline.ts';
+import { PORT_NAMES, type PortName } from '../hyperstart/protocol.ts';
 import { startVmProcess } from './vm-process.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -60,10 +61,9 @@ export function buildQemuArgs(r: LaunchRequest, binary: string = QEMU_BINARY): L
   const ports: [string, string][] = [
     ['ctl', r.channels.control], ['out', r.channels.stdout], ['err', r.channels.stderr],
   ];
-  const names = { ctl: 'org.hyperbuild.ctl', out: 'org.hyperbuild.stdout', err: 'org.hyperbuild.stderr' } as const;
   for (const [id, path] of ports) {
     args.push('-chardev', `socket,id=${id},path=${q(path)}`);
-    args.push('-device', `virtserialport,bus=vs0.0,chardev=${id},name=${names[id as keyof typeof names]}`);
+    args.push('-device', `virtserialport,bus=vs0.0,chardev=${id},name=${PORT_NAMES[id as PortName]}`);
   }
 
   if (r.network === 'user') {

@@ -18,7 +18,7 @@ import { ChannelSet } from './channels.ts';
 import { ConsoleRing } from './console-ring.ts';
 import {
   decodeExitPayload, encodeFrame, FrameDecoder, signalFrame, windowSizeFrame, type ExitReport, type Frame,
-} from './control-frames.ts';
+} from '../hyperstart/protocol.ts';
 import { waitOrKill, type Hypervisor, type LaunchPlan, type RunningVm, type VmExit } from './hypervisor.ts';
 import { defaultMemoryMiB } from './memory.ts';
 import { assertNoDuplicateHostPorts, assertPortFree, type PortPublish } from './publish.ts';

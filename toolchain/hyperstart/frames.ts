@@ -1,5 +1,5 @@
 /**
- * Control frames on the `org.hyperbuild.ctl` port (initramfs/hyperstart/PROTOCOL.md):
+ * Control frames on the control port (ports.ts) (initramfs/hyperstart/PROTOCOL.md):
  * `TYPE (1 byte) LEN (u32 BE) PAYLOAD`. Only this channel is ever parsed; the
  * app's stdout/stderr travel on their own ports as raw bytes.
  */
