@@ -1,21 +1,25 @@
 /**
- * resolveKernel's order (--kernel, then the cached HyperKernel for this
- * config, then the Debian cloud kernel), the module load order it hands to
+ * resolveKernel's choices (--kernel PATH; the cached HyperKernel by default,
+ * refused with a hint when it is not built; --kernel hyperkernel builds a
+ * missing one; --kernel debian-cloud only by name), that the CLI's kernel
+ * cache does not follow --cache-dir, the module load order it hands to
  * HyperStart, and that build.sh and cache-key.ts agree on the cache key.
- * Everything runs against a throwaway cache dir with synthetic kernels; no
+ * Everything runs against throwaway cache dirs with synthetic kernels; no
  * network (the cloud kernel is pre-seeded in the cache).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hyperKernelKey, kernelSourceDir, readHyperKernelKeyInputs } from '../toolchain/kernel/cache-key.ts';
 import { listCachedKernels } from '../toolchain/kernel/kernel-cache.ts';
 import { moduleLoadOrder, parseModulesDep } from '../toolchain/kernel/module-order.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
-import { BadInputError } from '../toolchain/errors/errors.ts';
+import { BadInputError, HyperbuildError } from '../toolchain/errors/errors.ts';
+import { defaultKernelCacheDir } from '../toolchain/kernel/kernel-cache.ts';
+import { FIXTURES, hyperbuild } from './helpers/cli.ts';
 
 /** ELF64 x86-64 with a PT_NOTE segment; `pvh` adds Xen's PHYS32_ENTRY (type 18) note. */
 function fakeVmlinux(pvh: boolean): Buffer {
@@ -115,24 +119,117 @@ test('without --kernel the cached HyperKernel is used (vmlinux, PVH, not modular
   assert.match(logs.join('\n'), /using HyperKernel/);
 });
 
-test('no HyperKernel for this config: falls back to the cached cloud kernel, says so, no volumes', async () => {
+/** A HyperKernel for some other fragment, which must never be picked up. */
+function seedOtherHyperKernel(cacheDir: string): void {
+  const dir = join(cacheDir, 'kernels', 'f'.repeat(64));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'vmlinux'), fakeVmlinux(true));
+  writeFileSync(join(dir, 'bzImage'), fakeBzImage());
+}
+
+async function rejection(p: Promise<unknown>): Promise<HyperbuildError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.instance(err, HyperbuildError);
+    return err as HyperbuildError;
+  }
+  return assert.unreachable('should have been refused') as never;
+}
+
+test('no HyperKernel for this config: refused with a hint, never the cloud kernel in its place', async () => {
   const cacheDir = freshCache();
   seedCloudKernel(cacheDir);
-  // A HyperKernel for some other fragment must not be picked up.
-  mkdirSync(join(cacheDir, 'kernels', 'f'.repeat(64)), { recursive: true });
-  writeFileSync(join(cacheDir, 'kernels', 'f'.repeat(64), 'vmlinux'), fakeVmlinux(true));
-  writeFileSync(join(cacheDir, 'kernels', 'f'.repeat(64), 'bzImage'), fakeBzImage());
+  seedOtherHyperKernel(cacheDir);
   const logs: string[] = [];
-  const r = await resolveKernel({ cacheDir, log: (l) => logs.push(l) });
+  const err = await rejection(resolveKernel({ cacheDir, log: (l) => logs.push(l) }));
+  assert.not.instance(err, BadInputError, 'a kernel not built yet is not bad input');
+  assert.is(err.exitCode, 1);
+  assert.match(err.message, new RegExp(`no HyperKernel for this checkout's config in ${join(cacheDir, 'kernels')} \\(key [0-9a-f]{12}; 1 cached for other configs`));
+  for (const way of ['hyperbuild kernel build', 'make kernel', '--kernel hyperkernel', '--kernel debian-cloud']) assert.ok(err.hint?.includes(way), `hint names ${way}: ${err.hint}`);
+  assert.not.match(logs.join('\n'), /using/);
+});
+
+test('--kernel debian-cloud: the cached cloud kernel, its modules in load order, no volumes', async () => {
+  const cacheDir = freshCache();
+  await seedHyperKernel(cacheDir);
+  seedCloudKernel(cacheDir);
+  const logs: string[] = [];
+  const r = await resolveKernel({ kernelPath: 'debian-cloud', cacheDir, log: (l) => logs.push(l) });
   assert.equal(r.kernel.kind, 'debian-cloud');
   assert.equal([r.kernel.format, r.kernel.pvh, r.kernel.modular], ['bzImage', false, true]);
   assert.equal(r.modules.map((m) => m.name), ['virtio_ring', 'virtio', 'virtio_pci']);
   assert.is(r.modules[2].hostPath, join(cacheDir, 'kernels', 'debian-cloud-6.1.192-2', 'modules', 'virtio_pci.ko'));
   assert.not.ok(r.features.volumes);
-  const text = logs.join('\n');
-  assert.match(text, /no HyperKernel for this config .*make kernel/);
-  assert.match(text, /Debian cloud kernel 6\.1\.0-56-cloud-amd64/);
+  assert.match(logs.join('\n'), /Debian cloud kernel 6\.1\.0-56-cloud-amd64 \(asked for by name/);
   assert.equal((await listCachedKernels(cacheDir)).map((e) => e.kind), ['hyperkernel', 'debian-cloud']);
+});
+
+test('--kernel hyperkernel: a cached one is used as is, without a build', async () => {
+  const cacheDir = freshCache();
+  const key = await seedHyperKernel(cacheDir);
+  const logs: string[] = [];
+  const r = await resolveKernel({ kernelPath: 'hyperkernel', cacheDir, log: (l) => logs.push(l) });
+  assert.is(r.path, join(cacheDir, 'kernels', key, 'vmlinux'));
+  assert.not.match(logs.join('\n'), /building/);
+});
+
+test('--kernel hyperkernel: a missing one is built (kernel/build.sh runs, its failure is reported)', async () => {
+  const cacheDir = freshCache();
+  seedCloudKernel(cacheDir);
+  // build.sh checks the source tarball before any work, so this build fails at once, and only here.
+  const saved = process.env.HYPERKERNEL_SOURCE;
+  process.env.HYPERKERNEL_SOURCE = join(root, 'no-such-linux-source.tar.xz');
+  const logs: string[] = [];
+  try {
+    const err = await rejection(resolveKernel({ kernelPath: 'hyperkernel', cacheDir, log: (l) => logs.push(l) }));
+    assert.match(err.message, /HyperKernel build failed .*\n.*no kernel source at .*no-such-linux-source\.tar\.xz/);
+  } finally {
+    if (saved === undefined) delete process.env.HYPERKERNEL_SOURCE;
+    else process.env.HYPERKERNEL_SOURCE = saved;
+  }
+  assert.match(logs.join('\n'), /building it now from linux-source-6\.1/);
+  assert.equal((await listCachedKernels(cacheDir)).map((e) => e.kind), ['debian-cloud']);
+});
+
+test('the kernel cache: HYPERBUILD_KERNEL_CACHE_DIR, else $XDG_CACHE_HOME/hyperbuild, else ~/.cache/hyperbuild', () => {
+  assert.is(defaultKernelCacheDir({ HYPERBUILD_KERNEL_CACHE_DIR: '/k', XDG_CACHE_HOME: '/x' }), '/k');
+  assert.is(defaultKernelCacheDir({ XDG_CACHE_HOME: '/x' }), '/x/hyperbuild');
+  assert.match(defaultKernelCacheDir({ HYPERBUILD_KERNEL_CACHE_DIR: '' }), /\/\.cache\/hyperbuild$/);
+});
+
+/** The CLI's environment with the kernel cache named only by XDG_CACHE_HOME. */
+function xdgOnlyEnv(xdg: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: xdg };
+  delete env.HYPERBUILD_KERNEL_CACHE_DIR;
+  return env;
+}
+
+test('CLI: --cache-dir does not move the kernel cache (kernel ls, and build bundles the HyperKernel)', async () => {
+  const xdg = join(root, 'xdg');
+  const key = await seedHyperKernel(join(xdg, 'hyperbuild'));
+  const env = xdgOnlyEnv(xdg);
+  const blobs = join(root, 'fresh-blob-cache');
+  const ls = hyperbuild(['kernel', 'ls', '--cache-dir', blobs, '--json'], { env });
+  assert.is(ls.status, 0, ls.stderr);
+  assert.equal(JSON.parse(ls.stdout).kernels.map((k: { key: string }) => k.key), [key]);
+  const elsewhere = hyperbuild(['kernel', 'ls', '--kernel-cache-dir', blobs, '--json'], { env });
+  assert.equal(JSON.parse(elsewhere.stdout).kernels, []);
+  const out = join(root, 'bundle');
+  const build = hyperbuild(['build', `oci:${FIXTURES}/busybox:hello`, '-o', out, '--cache-dir', blobs], { env });
+  assert.is(build.status, 0, build.stderr);
+  const manifest = JSON.parse(readFileSync(join(out, 'bundle.json'), 'utf8'));
+  assert.is(manifest.kernel.kind, 'hyperkernel');
+});
+
+test('CLI: build with an empty kernel cache exits 1 with the hint, and writes no bundle', () => {
+  const env = xdgOnlyEnv(join(root, 'xdg-empty'));
+  const out = join(root, 'no-bundle');
+  const r = hyperbuild(['build', `oci:${FIXTURES}/busybox:hello`, '-o', out, '--cache-dir', join(root, 'blobs2')], { env });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /no HyperKernel for this checkout's config/);
+  assert.match(r.stderr, /hint: .*hyperbuild kernel build/);
+  assert.not.ok(existsSync(out), 'no bundle written');
 });
 
 test('module load order: dependencies first, each once, builtins skipped, missing named', () => {

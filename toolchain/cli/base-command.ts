@@ -12,7 +12,7 @@ export abstract class BaseCommand extends Command {
 
   static baseFlags = {
     debug: Flags.boolean({ description: 'print stack traces and internal detail on errors', helpGroup: 'GLOBAL' }),
-    'cache-dir': Flags.string({ description: 'cache directory', default: defaultCacheDir(), defaultHelp: async () => '$XDG_CACHE_HOME/hyperbuild', helpGroup: 'GLOBAL' }),
+    'cache-dir': Flags.string({ description: 'cache directory (blobs, built initramfs, pulled bundles); kernels have their own, --kernel-cache-dir', default: defaultCacheDir(), defaultHelp: async () => '$XDG_CACHE_HOME/hyperbuild', helpGroup: 'GLOBAL' }),
   };
 
   protected get debugEnabled(): boolean {

@@ -1,5 +1,12 @@
 /**
- * Layout of the kernels in the cache (`<cacheDir>/kernels/`):
+ * Where kernels are cached and how that cache is laid out.
+ *
+ * Location: `$HYPERBUILD_KERNEL_CACHE_DIR` (or `--kernel-cache-dir`), else
+ * `$XDG_CACHE_HOME/hyperbuild`, else `~/.cache/hyperbuild` — the same rule as
+ * kernel/build.sh. It never follows `--cache-dir`: a clean blob cache must
+ * not change which kernel a bundle gets.
+ *
+ * Layout (`<kernelCacheDir>/kernels/`):
  *
  *   <key>/                      HyperKernel, key = cache-key.ts
  *     vmlinux bzImage .config release SHA256SUMS
@@ -12,10 +19,16 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defaultCacheDir } from '../cache/cache-dir.ts';
 import { sha256Digest } from '../digest/digest.ts';
 
 export const HYPERKERNEL_FILES = { vmlinux: 'vmlinux', bzImage: 'bzImage', config: '.config', release: 'release' } as const;
 export const DEBIAN_CLOUD_PREFIX = 'debian-cloud-';
+
+/** The kernel cache when no `--kernel-cache-dir` is given (see the header). */
+export function defaultKernelCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HYPERBUILD_KERNEL_CACHE_DIR || defaultCacheDir(env);
+}
 
 export function kernelsDir(cacheDir: string): string {
   return join(cacheDir, 'kernels');

@@ -1,21 +1,26 @@
 /**
- * Which kernel a bundle gets, in order:
- *   1. `--kernel PATH`: the user's kernel, format detected from its bytes
- *      (`--kernel hyperkernel` / `--kernel debian-cloud` pick one of ours by name);
- *   2. the cached HyperKernel for this checkout's config (`make kernel`);
- *   3. Debian's cloud kernel (downloaded once, modular, no volumes).
- * The log line always says which one was used: a silent fallback to the
- * slower modular kernel would look like a hyperbuild regression.
+ * Which kernel a bundle gets. Never a silent substitute: the same inputs
+ * always give the same kernel, or an error saying what to do.
+ *   - no `--kernel`: the cached HyperKernel for this checkout's config;
+ *     when it is not built, the build is refused with a hint (building it
+ *     here would make a CI job silently take 20 minutes);
+ *   - `--kernel hyperkernel`: the same, but a missing one is built now,
+ *     with progress lines and the time it took;
+ *   - `--kernel debian-cloud`: Debian's cloud kernel (downloaded once,
+ *     modular, no volumes), only when asked for by name;
+ *   - `--kernel PATH`: the user's kernel, format detected from its bytes.
+ * The kernel cache is its own directory (kernel-cache.ts), not `--cache-dir`.
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BundleKernel } from '../bundle/manifest.ts';
 import { sha256Digest } from '../digest/digest.ts';
 import { BadInputError, HyperbuildError } from '../errors/errors.ts';
+import { buildHyperKernel, HYPERKERNEL_BUILD_ESTIMATE, kernelBuildProgress } from './build-hyperkernel.ts';
 import { hyperKernelKey, readHyperKernelKeyInputs } from './cache-key.ts';
 import { fetchDebianCloudKernel, findCachedDebianCloudKernel } from './debian-cloud-kernel.ts';
 import { detectKernelFormat } from './kernel-format.ts';
-import { HYPERKERNEL_FILES, listCachedKernels, readCachedKernel } from './kernel-cache.ts';
+import { HYPERKERNEL_FILES, kernelsDir, listCachedKernels, readCachedKernel, type CachedKernelEntry } from './kernel-cache.ts';
 
 export interface ResolvedKernel {
   path: string;
@@ -26,27 +31,65 @@ export interface ResolvedKernel {
 }
 
 export interface ResolveKernelOptions {
+  /** `hyperkernel`, `debian-cloud`, a kernel file, or undefined for the default (the cached HyperKernel). */
   kernelPath?: string;
+  /** The kernel cache (kernel-cache.ts), not the blob cache. */
   cacheDir: string;
   log?: (line: string) => void;
 }
 
 export async function resolveKernel(opts: ResolveKernelOptions): Promise<ResolvedKernel> {
   const log = opts.log ?? (() => {});
-  if (opts.kernelPath === 'hyperkernel') {
-    const hyper = await cachedHyperKernel(opts.cacheDir, log);
-    if (!hyper) throw new HyperbuildError(`no HyperKernel for this checkout's config in ${opts.cacheDir}`, { hint: 'run `make kernel` (or `hyperbuild kernel build`)' });
-    return hyper;
-  }
   if (opts.kernelPath === 'debian-cloud') return debianCloudKernel(opts.cacheDir, log);
-  if (opts.kernelPath) return customKernel(resolve(opts.kernelPath), log);
-  return (await cachedHyperKernel(opts.cacheDir, log)) ?? debianCloudKernel(opts.cacheDir, log);
+  if (opts.kernelPath && opts.kernelPath !== 'hyperkernel') return customKernel(resolve(opts.kernelPath), log);
+  const key = await hyperKernelKeyOrRefuse();
+  const cached = await readCachedKernel(opts.cacheDir, key);
+  if (cached) return hyperKernel(cached, log);
+  if (opts.kernelPath !== 'hyperkernel') throw await missingHyperKernel(opts.cacheDir, key);
+  log(`no HyperKernel for this config in ${kernelsDir(opts.cacheDir)}: building it now from linux-source-6.1 (${HYPERKERNEL_BUILD_ESTIMATE})`);
+  const built = await buildHyperKernel({ cacheDir: opts.cacheDir, onLine: kernelBuildProgress(log) });
+  log(`built HyperKernel ${built.release ?? ''} in ${Math.round(built.seconds)} s`);
+  return hyperKernel(built, log);
+}
+
+/** The key names the HyperKernel for this checkout; without linux-source-6.1 or gcc there is none to find or build. */
+async function hyperKernelKeyOrRefuse(): Promise<string> {
+  try {
+    return hyperKernelKey(await readHyperKernelKeyInputs());
+  } catch (err) {
+    throw new HyperbuildError(`cannot name this checkout's HyperKernel (the default kernel): ${(err as Error).message}`, {
+      hint: '`make deps` installs linux-source-6.1 and gcc; or pass --kernel debian-cloud or --kernel PATH',
+      cause: err,
+    });
+  }
+}
+
+async function missingHyperKernel(cacheDir: string, key: string): Promise<HyperbuildError> {
+  const others = (await listCachedKernels(cacheDir)).filter((e) => e.kind === 'hyperkernel').length;
+  const elsewhere = others ? `; ${others} cached for other configs or compilers` : '';
+  return new HyperbuildError(`no HyperKernel for this checkout's config in ${kernelsDir(cacheDir)} (key ${key.slice(0, 12)}${elsewhere})`, {
+    hint:
+      `build it once with \`hyperbuild kernel build\` or \`make kernel\` (${HYPERKERNEL_BUILD_ESTIMATE}; cached afterwards), ` +
+      'or pass --kernel hyperkernel to build it as part of this build; --kernel debian-cloud bundles Debian\'s modular cloud kernel instead',
+  });
+}
+
+async function hyperKernel(entry: CachedKernelEntry, log: (line: string) => void): Promise<ResolvedKernel> {
+  const path = join(entry.dir, HYPERKERNEL_FILES.vmlinux);
+  const fmt = await detectKernelFormat(path);
+  log(`using HyperKernel ${entry.release ?? ''} (${entry.key.slice(0, 12)})`);
+  return {
+    path,
+    kernel: { kind: 'hyperkernel', release: entry.release ?? fmt.release, format: fmt.format, pvh: fmt.pvh, configDigest: entry.configDigest, modular: false },
+    modules: [],
+    features: { volumes: true },
+  };
 }
 
 async function debianCloudKernel(cacheDir: string, log: (line: string) => void): Promise<ResolvedKernel> {
   const cloud = (await findCachedDebianCloudKernel(cacheDir)) ?? (await fetchDebianCloudKernel(cacheDir, log));
   const config = await readFile(join(cloud.dir, HYPERKERNEL_FILES.config)).catch(() => undefined);
-  log(`using the Debian cloud kernel ${cloud.release} (modular, ${cloud.modules.length} modules; no 9p, so no volumes); \`make kernel\` builds the faster HyperKernel`);
+  log(`using the Debian cloud kernel ${cloud.release} (asked for by name; modular, ${cloud.modules.length} modules; no 9p, so no volumes)`);
   return {
     path: cloud.vmlinuz,
     kernel: { kind: 'debian-cloud', release: cloud.release, format: 'bzImage', pvh: false, configDigest: config && sha256Digest(config), modular: true },
@@ -66,34 +109,4 @@ async function customKernel(path: string, log: (line: string) => void): Promise<
   // A custom kernel is taken as complete (built-in drivers); HyperStart reports
   // a missing filesystem or device at boot if it is not.
   return { path, kernel: { kind: 'custom', release: fmt.release, format: fmt.format, pvh: fmt.pvh, modular: false }, modules: [], features: { volumes: true } };
-}
-
-async function cachedHyperKernel(cacheDir: string, log: (line: string) => void): Promise<ResolvedKernel | undefined> {
-  let key: string;
-  try {
-    key = hyperKernelKey(await readHyperKernelKeyInputs());
-  } catch (err) {
-    // No linux-source-6.1 or no gcc: this host cannot have built HyperKernel.
-    log(`no HyperKernel: ${(err as Error).message}`);
-    return undefined;
-  }
-  const entry = await readCachedKernel(cacheDir, key);
-  if (!entry) {
-    const others = (await listCachedKernels(cacheDir)).filter((e) => e.kind === 'hyperkernel').length;
-    log(
-      others
-        ? `no HyperKernel for this config (key ${key.slice(0, 12)}; ${others} cached for other configs/compilers): run \`make kernel\``
-        : `no HyperKernel in ${cacheDir}: run \`make kernel\``,
-    );
-    return undefined;
-  }
-  const path = join(entry.dir, HYPERKERNEL_FILES.vmlinux);
-  const fmt = await detectKernelFormat(path);
-  log(`using HyperKernel ${entry.release ?? ''} (${key.slice(0, 12)})`);
-  return {
-    path,
-    kernel: { kind: 'hyperkernel', release: entry.release ?? fmt.release, format: fmt.format, pvh: fmt.pvh, configDigest: entry.configDigest, modular: false },
-    modules: [],
-    features: { volumes: true },
-  };
 }

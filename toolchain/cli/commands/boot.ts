@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
+import { kernelCacheDirFlag } from '../kernel-flags.ts';
 import { ACCEL_CHOICES, type AccelRequest } from '../../boot/accel.ts';
 import { parseDurationMs } from '../../boot/duration.ts';
 import { parseEnvEntry, readEnvFile } from '../../boot/env-options.ts';
@@ -53,7 +54,7 @@ export default class Boot extends BaseCommand {
     timeout: Flags.string({ description: 'kill the VM when the whole run takes longer (exit 124), e.g. 60s' }),
     'stop-timeout': Flags.string({ description: 'after SIGINT/SIGTERM, seconds until the VM is killed (exit 137)', default: '10' }),
     verbose: Flags.boolean({ description: 'show the QEMU command line and the guest console live' }),
-    'kernel-cache-dir': Flags.string({ env: 'HYPERBUILD_KERNEL_CACHE_DIR', description: 'kernel cache, when an image reference is built first (default: the cache dir)' }),
+    'kernel-cache-dir': kernelCacheDirFlag,
     ...registryFlags,
   };
 
@@ -80,7 +81,7 @@ export default class Boot extends BaseCommand {
 
     const target = await bootTarget(args.bundle, {
       cacheDir: flags['cache-dir'],
-      kernelCacheDir: flags['kernel-cache-dir'] ?? flags['cache-dir'],
+      kernelCacheDir: flags['kernel-cache-dir'],
       registry: registryOptions(flags),
       hyperbuildVersion: this.config.version,
       progress: this.jsonEnabled() ? 'silent' : 'auto',

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import { parseByteSize } from '../byte-size.ts';
+import { kernelCacheDirFlag } from '../kernel-flags.ts';
 import { BadInputError } from '../../errors/errors.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from '../../image/platform.ts';
 import { AUTO_DISK_THRESHOLD, buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext, type RootfsChoice } from '../../pipeline/build-bundle.ts';
@@ -36,8 +37,8 @@ export default class Build extends BaseCommand {
     output: Flags.string({ char: 'o', required: true, description: 'bundle directory to write' }),
     platform: Flags.string({ default: DEFAULT_PLATFORM, description: 'platform to pick from a multi-platform image' }),
     compression: Flags.string({ options: ['zstd', 'gzip', 'lz4', 'none'], default: DEFAULT_COMPRESSION, description: 'initramfs compression (see README for the measurements behind the default)' }),
-    'kernel-cache-dir': Flags.string({ env: 'HYPERBUILD_KERNEL_CACHE_DIR', description: 'where built and downloaded kernels are cached (default: the cache dir); share it between checkouts' }),
-    kernel: Flags.string({ description: 'kernel to put in the bundle: a vmlinux (PVH) or bzImage file, `hyperkernel` or `debian-cloud`; default: the HyperKernel when built, else the Debian cloud kernel' }),
+    'kernel-cache-dir': kernelCacheDirFlag,
+    kernel: Flags.string({ description: 'kernel to put in the bundle: `hyperkernel` (built now when missing), `debian-cloud` (modular, no volumes) or a vmlinux (PVH)/bzImage file; default: the cached HyperKernel, refused with a hint when it is not built' }),
     'max-rootfs-size': Flags.string({ default: '2G', description: 'refuse images whose files add up to more than this (bounds decompression bombs)' }),
     rootfs: Flags.string({ options: ['initramfs', 'ext4', 'erofs', 'auto'], default: 'auto', description: `where the image's files go: the initramfs (guest RAM), or a read-only ext4/erofs disk with a tmpfs overlay; auto: a disk above ${AUTO_DISK_THRESHOLD / 1024 ** 2} MiB` }),
     'aci-path': Flags.string({ description: 'directory searched for ACI dependencies (repeatable)', multiple: true }),
@@ -56,7 +57,7 @@ export default class Build extends BaseCommand {
         platform: parsePlatform(flags.platform),
         compression: flags.compression as Compression,
         kernelPath: flags.kernel,
-        kernelCacheDir: flags['kernel-cache-dir'] ?? flags['cache-dir'],
+        kernelCacheDir: flags['kernel-cache-dir'],
         maxRootfsSize: flags['max-rootfs-size'] ? parseByteSize(flags['max-rootfs-size'], '--max-rootfs-size') : DEFAULT_MAX_ROOTFS_SIZE,
         sourceDateEpoch: sourceDateEpoch(flags['source-date-epoch']),
         hyperbuildVersion: this.config.version,

@@ -1,6 +1,8 @@
+/** `hyperbuild kernel build`: builds the HyperKernel into the kernel cache, with progress and the time it took. */
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
-import { buildHyperKernel } from '../../kernel/build-hyperkernel.ts';
+import { kernelCacheDirFlag } from '../kernel-flags.ts';
+import { buildHyperKernel, kernelBuildProgress } from '../../kernel/build-hyperkernel.ts';
 
 interface KernelBuildResult {
   key: string;
@@ -11,35 +13,25 @@ interface KernelBuildResult {
   seconds: number;
 }
 
-/** One progress line per this many compiled objects when not --verbose: alive, not noisy. */
-const COMPILE_PROGRESS_EVERY = 100;
-
 export default class KernelBuild extends BaseCommand {
-  static description = 'build HyperKernel, the minimal guest kernel, from linux-source-6.1 into the cache (skipped when cached)';
+  static description = 'build HyperKernel, the minimal guest kernel, from linux-source-6.1 into the kernel cache (skipped when cached)';
 
-  static examples = ['<%= config.bin %> kernel build', '<%= config.bin %> kernel build --force --verbose'];
+  static examples = ['<%= config.bin %> kernel build', '<%= config.bin %> kernel build --force --verbose', '<%= config.bin %> kernel build --kernel-cache-dir /var/cache/hyperbuild'];
 
   static flags = {
     force: Flags.boolean({ description: 'rebuild even when this config is already cached' }),
     verbose: Flags.boolean({ description: 'show every kbuild line (CC, LD, ...)' }),
+    'kernel-cache-dir': kernelCacheDirFlag,
   };
 
   async run(): Promise<KernelBuildResult> {
     const { flags } = await this.parse(KernelBuild);
-    let compiled = 0;
     // Progress goes to stderr so `--json` keeps stdout to the one result object.
     const progress = (line: string) => process.stderr.write(`${line}\n`);
     const entry = await buildHyperKernel({
-      cacheDir: flags['cache-dir'],
+      cacheDir: flags['kernel-cache-dir'],
       force: flags.force,
-      onLine: (line) => {
-        if (flags.verbose) return progress(line);
-        if (/^\s+(CC|AS|LD|AR|HOSTCC)\s/.test(line)) {
-          if (++compiled % COMPILE_PROGRESS_EVERY === 0) progress(`hyperkernel: ${compiled} objects built`);
-          return;
-        }
-        if (/^(hyperkernel|check-config):|error/i.test(line)) progress(line);
-      },
+      onLine: kernelBuildProgress(progress, flags.verbose),
     });
     const result: KernelBuildResult = {
       key: entry.key,
@@ -49,7 +41,7 @@ export default class KernelBuild extends BaseCommand {
       files: entry.files,
       seconds: Math.round(entry.seconds * 10) / 10,
     };
-    this.log(`HyperKernel ${result.release ?? ''} at ${result.dir}`);
+    this.log(`HyperKernel ${result.release ?? ''} at ${result.dir} (${result.seconds} s)`);
     for (const f of result.files) this.log(`  ${f.name.padEnd(8)} ${(f.size / 1024 / 1024).toFixed(2)} MiB`);
     return result;
   }

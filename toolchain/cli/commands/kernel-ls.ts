@@ -1,4 +1,6 @@
+/** `hyperbuild kernel ls`: the kernels in the kernel cache. */
 import { BaseCommand } from '../base-command.ts';
+import { kernelCacheDirFlag } from '../kernel-flags.ts';
 import { listCachedKernels, type CachedKernelEntry } from '../../kernel/kernel-cache.ts';
 
 export default class KernelLs extends BaseCommand {
@@ -6,11 +8,13 @@ export default class KernelLs extends BaseCommand {
 
   static examples = ['<%= config.bin %> kernel ls', '<%= config.bin %> kernel ls --json'];
 
+  static flags = { 'kernel-cache-dir': kernelCacheDirFlag };
+
   async run(): Promise<{ kernels: CachedKernelEntry[] }> {
     const { flags } = await this.parse(KernelLs);
-    const kernels = await listCachedKernels(flags['cache-dir']);
+    const kernels = await listCachedKernels(flags['kernel-cache-dir']);
     if (!kernels.length) {
-      this.log(`no kernels in ${flags['cache-dir']}/kernels (run \`hyperbuild kernel build\` or \`make kernel\`)`);
+      this.log(`no kernels in ${flags['kernel-cache-dir']}/kernels (run \`hyperbuild kernel build\` or \`make kernel\`)`);
       return { kernels };
     }
     const rows = kernels.map((k) => [
