@@ -12,7 +12,7 @@ import { FakeHypervisor, writeFakeBundle, type GuestScript } from './helpers/boo
 
 const tmp = mkdtempSync(join(tmpdir(), 'hb-boot-session-'));
 const bundle = join(tmp, 'bundle');
-writeFakeBundle(bundle, { cmd: ['echo', 'hi'], env: ['PATH=/bin', 'FROM=image'] });
+await writeFakeBundle(bundle, { cmd: ['echo', 'hi'], env: ['PATH=/bin', 'FROM=image'] });
 
 function sink() {
   const s = new PassThrough();
@@ -181,7 +181,7 @@ test('-i: stdin is forwarded as I frames, EOF as E', async () => {
 
 test('a tampered bundle is refused before anything boots', async () => {
   const dir = join(tmp, 'tampered');
-  writeFakeBundle(dir);
+  await writeFakeBundle(dir);
   writeFileSync(join(dir, 'initramfs.cpio.gz'), 'not an initramfs!');
   let started = false;
   try {

@@ -4,11 +4,13 @@
  * HyperStart protocol. It exercises session.ts (frames, output draining,
  * signals, timeouts, failures) in milliseconds and without QEMU.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest } from '../../toolchain/bundle/manifest.ts';
+import { writeBundle } from '../../toolchain/bundle/write-bundle.ts';
+import { sha256Digest } from '../../toolchain/digest/digest.ts';
 import { encodeFrame, FrameDecoder, type Frame } from '../../toolchain/hyperstart/protocol.ts';
 import type { Hypervisor, LaunchPlan, LaunchRequest, RunningVm, VmExit } from '../../toolchain/boot/hypervisor.ts';
 
@@ -92,24 +94,28 @@ export class FakeHypervisor implements Hypervisor {
   }
 }
 
-/** A bundle directory with valid digests but dummy kernel/initramfs (never booted). */
-export function writeFakeBundle(dir: string, image: Partial<BundleManifest['image']> = {}): BundleManifest {
-  mkdirSync(dir, { recursive: true });
+/** A bundle directory with valid digests but dummy kernel/initramfs (never booted), made by the bundle writer. */
+export async function writeFakeBundle(dir: string, image: Partial<BundleManifest['image']> = {}): Promise<BundleManifest> {
+  const src = mkdtempSync(join(tmpdir(), 'hb-fake-bundle-'));
   const file = (name: string, content: string) => {
-    writeFileSync(join(dir, name), content);
-    return { name, digest: `sha256:${createHash('sha256').update(content).digest('hex')}`, size: Buffer.byteLength(content) };
+    writeFileSync(join(src, name), content);
+    return { name, digest: sha256Digest(content), size: Buffer.byteLength(content) };
   };
   const m: BundleManifest = {
     schemaVersion: BUNDLE_SCHEMA_VERSION, mediaType: BUNDLE_MEDIA_TYPE,
-    source: { reference: 'fake', manifestDigest: 'sha256:0', configDigest: 'sha256:0', platform: 'linux/amd64' },
+    source: { reference: 'fake', manifestDigest: sha256Digest('fake manifest'), configDigest: sha256Digest('fake config'), platform: 'linux/amd64' },
     image: { entrypoint: [], cmd: ['sh'], env: ['PATH=/bin'], workingDir: '', user: '', exposedPorts: [], volumes: [], labels: {}, ...image },
     kernel: { ...file('vmlinux', 'not a kernel'), kind: 'hyperkernel', format: 'vmlinux', pvh: true, modular: false },
     initramfs: { ...file('initramfs.cpio.gz', 'not an initramfs'), compression: 'gzip', uncompressedSize: 100 },
     cmdline: 'rdinit=/.hyperstart/init',
-    hyperstart: { version: '1', digest: 'sha256:0' },
+    hyperstart: { version: '1', digest: sha256Digest('fake hyperstart') },
     rootfsBytes: 0,
-    buildKey: 'sha256:0',
+    buildKey: sha256Digest('fake build'),
   };
-  writeFileSync(join(dir, 'bundle.json'), JSON.stringify(m));
+  try {
+    await writeBundle(dir, ['vmlinux', 'initramfs.cpio.gz'].map((name) => ({ name, from: join(src, name) })), m, 'bundle');
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+  }
   return m;
 }

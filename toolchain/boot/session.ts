@@ -25,7 +25,7 @@ import { assertNoDuplicateHostPorts, assertPortFree, type PortPublish } from './
 import { buildRuntimeSpec, type RuntimeOverrides } from './runtime-spec.ts';
 import { RawTerminal, terminalSize } from './terminal.ts';
 import { tscKhz } from './tsc-frequency.ts';
-import { loadVerifiedBundle } from '../bundle/verify-bundle.ts';
+import { openBundle } from '../bundle/open-bundle.ts';
 
 export const EXIT_TIMEOUT = 124;
 export const EXIT_STOP_KILLED = 128 + 9;
@@ -100,7 +100,7 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
   const stderr = o.stderr ?? process.stderr;
   const stdin = o.stdin ?? process.stdin;
 
-  const manifest: BundleManifest = await loadVerifiedBundle(o.bundleDir);
+  const manifest: BundleManifest = (await openBundle(o.bundleDir, { verify: 'full' })).manifest;
   const spec: HyperStartSpec = buildRuntimeSpec(manifest.image, o.overrides);
   if (manifest.hyperstart?.version && manifest.hyperstart.version !== HYPERSTART_VERSION) {
     throw new HyperbuildError(`bundle has HyperStart protocol ${manifest.hyperstart.version}, this hyperbuild speaks ${HYPERSTART_VERSION}`, {

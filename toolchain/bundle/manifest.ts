@@ -1,13 +1,21 @@
 /**
- * bundle.json: the versioned description of a bundle directory.
- * Everything `boot`, `push` and `inspect` need is here; file digests let
- * every consumer refuse a bundle whose files were changed or truncated.
+ * bundle.json's types and constants: the versioned description of a bundle
+ * directory. Everything `boot`, `push` and `inspect` need is here; file digests
+ * let every consumer refuse a bundle whose files were changed or truncated.
+ * Reading one is parse-manifest.ts's job, a directory open-bundle.ts's,
+ * writing one write-bundle.ts's.
  */
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.hyperbuild.bundle.v1+json';
 export const BUNDLE_SCHEMA_VERSION = 1;
 export const BUNDLE_MANIFEST_NAME = 'bundle.json';
 
-export type Compression = 'none' | 'gzip' | 'zstd' | 'lz4';
+/** Initramfs compressions a bundle may use. */
+export const COMPRESSIONS = ['none', 'gzip', 'zstd', 'lz4'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+export const ROOTFS_TYPES = ['ext4', 'erofs'] as const;
+export type RootfsType = (typeof ROOTFS_TYPES)[number];
+export const KERNEL_KINDS = ['hyperkernel', 'debian-cloud', 'custom'] as const;
+export const KERNEL_FORMATS = ['vmlinux', 'bzImage'] as const;
 
 export interface BundleFile {
   /** File name inside the bundle directory (no slashes). */
@@ -34,14 +42,14 @@ export interface ImageRuntimeConfig {
   volumeNames?: Record<string, string>;
 }
 
-export type KernelKind = 'hyperkernel' | 'debian-cloud' | 'custom';
+export type KernelKind = (typeof KERNEL_KINDS)[number];
 
 export interface BundleKernel extends BundleFile {
   kind: KernelKind;
   /** `uname -r` style release, when known. */
   release?: string;
   /** `vmlinux` (ELF, PVH-bootable) or `bzImage`. */
-  format: 'vmlinux' | 'bzImage';
+  format: (typeof KERNEL_FORMATS)[number];
   /** The kernel has a PVH entry point (boots on QEMU microvm / Firecracker). */
   pvh: boolean;
   /** sha256 of the kernel's .config, when known. */
@@ -66,7 +74,7 @@ export interface BundleManifest {
   kernel: BundleKernel;
   initramfs: BundleFile & { compression: Compression; uncompressedSize: number };
   /** Disk root filesystem, for images too big for an initramfs. */
-  rootfs?: BundleFile & { type: 'ext4' | 'erofs' };
+  rootfs?: BundleFile & { type: RootfsType };
   /** Kernel command line the bundle boots with (boot adds machine-specific parts). */
   cmdline: string;
   hyperstart: { version: string; digest: string };
@@ -85,3 +93,16 @@ export const INITRAMFS_FILE_NAMES: Record<Compression, string> = {
   lz4: 'initramfs.cpio.lz4',
 };
 export const KERNEL_FILE_NAME = 'kernel';
+
+/** What a file is for in a bundle. */
+export type BundleFileRole = 'kernel' | 'initramfs' | 'rootfs';
+
+/** The files bundle.json names, in artifact layer order: kernel, initramfs, then the rootfs disk if any. */
+export function bundleFileList(m: BundleManifest): (BundleFile & { role: BundleFileRole })[] {
+  const files: (BundleFile & { role: BundleFileRole })[] = [
+    { role: 'kernel', name: m.kernel.name, digest: m.kernel.digest, size: m.kernel.size },
+    { role: 'initramfs', name: m.initramfs.name, digest: m.initramfs.digest, size: m.initramfs.size },
+  ];
+  if (m.rootfs) files.push({ role: 'rootfs', name: m.rootfs.name, digest: m.rootfs.digest, size: m.rootfs.size });
+  return files;
+}

@@ -1,57 +1,57 @@
-import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { BadInputError } from '../errors/errors.ts';
-import { BUNDLE_MANIFEST_NAME, type BundleManifest } from './manifest.ts';
+/**
+ * The one bundle writer (build, pull, test fixtures): bundle.json and the
+ * files it names go into a temp directory beside the target, which is put in
+ * place by rename only when complete (fs/atomic.ts replaceDirAtomic). What may
+ * already be at the target is explicit: `bundle` (build) replaces an older
+ * bundle but never a directory without bundle.json; `empty-only` (pull)
+ * writes only into an absent or empty directory.
+ */
+import { constants } from 'node:fs';
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { replaceDirAtomic, type ReplacePolicy } from '../fs/atomic.ts';
+import { BUNDLE_MANIFEST_NAME, bundleFileList, type BundleManifest } from './manifest.ts';
+import { parseBundleManifest } from './parse-manifest.ts';
 
 export interface BundleFileSource {
-  /** Name inside the bundle. */
+  /** Name inside the bundle (as bundle.json names it). */
   name: string;
   /** File to copy in (copy-on-write where the filesystem allows). */
   from: string;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+export type BundleReplace = 'bundle' | 'empty-only';
+
+const POLICIES: Record<BundleReplace, ReplacePolicy> = { bundle: { marker: BUNDLE_MANIFEST_NAME }, 'empty-only': 'empty-only' };
+
+/** Exact bytes are written as given (pull: the artifact's config digest is of those bytes). */
+function manifestBytesOf(manifest: BundleManifest | Uint8Array): Buffer {
+  return manifest instanceof Uint8Array ? Buffer.from(manifest) : Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /**
- * Write a bundle directory all-or-nothing: everything goes to a hidden temp
- * directory beside `outDir`, which replaces `outDir` by rename only when
- * complete. A failed or interrupted build leaves the previous bundle intact;
- * a directory that is not a bundle is never overwritten.
+ * Write a bundle directory all-or-nothing. `manifest` (an object, or
+ * bundle.json's exact bytes) must pass the strict parser and name exactly
+ * the files in `files`, so no writer can produce a bundle a reader refuses.
+ * Returns the parsed manifest.
  */
-export async function writeBundle(outDir: string, files: BundleFileSource[], manifest: BundleManifest): Promise<void> {
-  const out = resolve(outDir);
-  if (await exists(out)) {
-    const entries = await readdir(out).catch(() => null);
-    if (entries === null) throw new BadInputError(`output ${outDir} exists and is not a directory`);
-    if (entries.length > 0 && !entries.includes(BUNDLE_MANIFEST_NAME)) {
-      throw new BadInputError(`output ${outDir} is a non-empty directory that is not a bundle; refusing to replace it`, { hint: 'choose another -o directory' });
-    }
+export async function writeBundle(outDir: string, files: BundleFileSource[], manifest: BundleManifest | Uint8Array, replace: BundleReplace): Promise<BundleManifest> {
+  const bytes = manifestBytesOf(manifest);
+  const parsed = parseBundleManifest(bytes, join(outDir, BUNDLE_MANIFEST_NAME));
+  const named = bundleFileList(parsed).map((f) => f.name).sort();
+  const given = files.map((f) => f.name).sort();
+  if (named.join('\0') !== given.join('\0')) {
+    throw new Error(`writeBundle ${outDir}: bundle.json names ${named.join(', ')} but the files given are ${given.join(', ')}`);
   }
-  await mkdir(dirname(out), { recursive: true });
-  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${suffix}`);
-  await mkdir(tmp);
-  try {
-    for (const f of files) await copyFile(f.from, join(tmp, f.name));
-    await writeFile(join(tmp, BUNDLE_MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
-    if (await exists(out)) {
-      const old = join(dirname(out), `.${basename(out)}.old-${suffix}`);
-      await rename(out, old);
-      await rename(tmp, out);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, out);
-    }
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  await replaceDirAtomic(
+    outDir,
+    async (tmp) => {
+      // Copies, not links: editing the output must not corrupt the cache. Reflink when the filesystem can.
+      await Promise.all(files.map((f) => copyFile(f.from, join(tmp, f.name), constants.COPYFILE_FICLONE)));
+      await writeFile(join(tmp, BUNDLE_MANIFEST_NAME), bytes);
+    },
+    POLICIES[replace],
+    outDir,
+  );
+  return parsed;
 }

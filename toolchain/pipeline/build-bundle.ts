@@ -270,6 +270,7 @@ export function buildSteps(): Step<BuildContext>[] {
             ...(ctx.manifest.rootfs ? [{ name: ctx.manifest.rootfs.name, from: ctx.initramfs!.disk!.path }] : []),
           ],
           ctx.manifest,
+          'bundle',
         );
         // The copies are byte-identical to verified files: remember their digests for the next no-op check.
         const m = ctx.manifest;

@@ -1,0 +1,105 @@
+/**
+ * The strict parser of bundle.json, the only way any consumer reads one: every
+ * field is checked (type, presence, enums, digests, sizes, file names), two
+ * files never share a name, and an unknown schemaVersion or mediaType is
+ * refused with a hint that a newer hyperbuild may be needed. The result holds
+ * only checked fields; unknown ones are dropped, not passed on.
+ */
+import { BadInputError } from '../errors/errors.ts';
+import { isRecord, parseJsonObject } from '../image/json-document.ts';
+import {
+  BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, bundleFileList, COMPRESSIONS, KERNEL_FORMATS, KERNEL_KINDS, ROOTFS_TYPES,
+  type BundleFile, type BundleKernel, type BundleManifest, type ImageRuntimeConfig,
+} from './manifest.ts';
+import { MANIFEST_HINT, ManifestObject } from './manifest-fields.ts';
+
+const NEWER_HINT = 'a newer hyperbuild may be needed to read this bundle';
+
+function file(o: ManifestObject): BundleFile {
+  return { name: o.fileName('name'), digest: o.digest('digest'), size: o.count('size') };
+}
+
+function kernel(o: ManifestObject): BundleKernel {
+  const release = o.optional('release', (k) => o.string(k));
+  const configDigest = o.optional('configDigest', (k) => o.digest(k));
+  return {
+    ...file(o),
+    kind: o.oneOf('kind', KERNEL_KINDS),
+    ...(release !== undefined ? { release } : {}),
+    format: o.oneOf('format', KERNEL_FORMATS),
+    pvh: o.bool('pvh'),
+    ...(configDigest !== undefined ? { configDigest } : {}),
+    modular: o.bool('modular'),
+  };
+}
+
+function image(o: ManifestObject): ImageRuntimeConfig {
+  const stopSignal = o.optional('stopSignal', (k) => o.string(k));
+  const portNames = o.optional('portNames', (k) => o.stringMap(k));
+  const volumeNames = o.optional('volumeNames', (k) => o.stringMap(k));
+  return {
+    entrypoint: o.strings('entrypoint'),
+    cmd: o.strings('cmd'),
+    env: o.strings('env'),
+    workingDir: o.string('workingDir'),
+    user: o.string('user'),
+    exposedPorts: o.strings('exposedPorts'),
+    volumes: o.strings('volumes'),
+    labels: o.stringMap('labels'),
+    ...(stopSignal !== undefined ? { stopSignal } : {}),
+    ...(portNames !== undefined ? { portNames } : {}),
+    ...(volumeNames !== undefined ? { volumeNames } : {}),
+  };
+}
+
+function checkVersion(top: ManifestObject): void {
+  const version = top.rec.schemaVersion;
+  if (version !== BUNDLE_SCHEMA_VERSION) top.fail('schemaVersion', version === undefined ? 'is missing' : `must be ${BUNDLE_SCHEMA_VERSION}, not ${JSON.stringify(version)?.slice(0, 80)}`, NEWER_HINT);
+  const mediaType = top.rec.mediaType;
+  if (mediaType !== BUNDLE_MEDIA_TYPE) top.fail('mediaType', mediaType === undefined ? 'is missing' : `must be ${BUNDLE_MEDIA_TYPE}, not ${JSON.stringify(mediaType)?.slice(0, 80)}`, NEWER_HINT);
+}
+
+function checkDistinctNames(m: BundleManifest, label: string): void {
+  const seen = new Map<string, string>();
+  for (const f of bundleFileList(m)) {
+    const other = seen.get(f.name);
+    if (other) throw new BadInputError(`${label}: ${other}.name and ${f.role}.name are both ${JSON.stringify(f.name)}`, { hint: MANIFEST_HINT });
+    seen.set(f.name, f.role);
+  }
+}
+
+function manifestFrom(top: ManifestObject): BundleManifest {
+  const source = top.object('source');
+  const initramfs = top.object('initramfs');
+  const rootfs = top.optional('rootfs', (k) => top.object(k));
+  const hyperstart = top.object('hyperstart');
+  const sourceDateEpoch = top.optional('sourceDateEpoch', (k) => top.count(k));
+  return {
+    schemaVersion: BUNDLE_SCHEMA_VERSION,
+    mediaType: BUNDLE_MEDIA_TYPE,
+    source: { reference: source.string('reference'), manifestDigest: source.digest('manifestDigest'), configDigest: source.digest('configDigest'), platform: source.string('platform') },
+    image: image(top.object('image')),
+    kernel: kernel(top.object('kernel')),
+    initramfs: { ...file(initramfs), compression: initramfs.oneOf('compression', COMPRESSIONS), uncompressedSize: initramfs.count('uncompressedSize') },
+    ...(rootfs ? { rootfs: { ...file(rootfs), type: rootfs.oneOf('type', ROOTFS_TYPES) } } : {}),
+    cmdline: top.string('cmdline'),
+    hyperstart: { version: hyperstart.string('version'), digest: hyperstart.digest('digest') },
+    rootfsBytes: top.count('rootfsBytes'),
+    ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
+    buildKey: top.digest('buildKey'),
+  };
+}
+
+/**
+ * Parse bundle.json from its bytes (or text, or already-parsed JSON); `label`
+ * names it in errors (`out/app/bundle.json`, `bundle.json of REF`).
+ */
+export function parseBundleManifest(input: Uint8Array | string | Record<string, unknown>, label: string): BundleManifest {
+  const json = typeof input === 'string' || input instanceof Uint8Array ? parseJsonObject(Buffer.from(input), label) : input;
+  if (!isRecord(json)) throw new BadInputError(`${label} is not a JSON object`, { hint: MANIFEST_HINT });
+  const top = new ManifestObject(label, json);
+  checkVersion(top);
+  const m = manifestFrom(top);
+  checkDistinctNames(m, label);
+  return m;
+}
