@@ -1,7 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+/**
+ * sha256 of files we have hashed before, remembered by the file's stat
+ * identity (device, inode, size, mtime and ctime in ns): any write, rename
+ * over, or `touch` changes it, so a stale digest is never returned. This turns
+ * the no-op rebuild from "hash every kernel and bundle file" into a few stats.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileDigest } from '../digest/file-digest.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 interface MemoEntry {
   identity: string;
@@ -9,12 +16,6 @@ interface MemoEntry {
   size: number;
 }
 
-/**
- * sha256 of files we have hashed before, remembered by the file's stat
- * identity (device, inode, size, mtime and ctime in ns): any write, rename
- * over, or `touch` changes it, so a stale digest is never returned. This turns
- * the no-op rebuild from "hash every kernel and bundle file" into a few stats.
- */
 export class DigestMemo {
   constructor(private readonly cacheDir: string) {}
 
@@ -44,10 +45,6 @@ export class DigestMemo {
   /** Record a digest we already know (e.g. of a file we just wrote from verified bytes). */
   async remember(path: string, digest: string, knownIdentity?: string): Promise<void> {
     const { id, size } = knownIdentity ? { id: knownIdentity, size: Number(knownIdentity.split(':')[2]) } : await this.identity(path);
-    const file = this.entryPath(path);
-    await mkdir(join(this.cacheDir, 'digest-memo'), { recursive: true });
-    const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, JSON.stringify({ identity: id, digest, size } satisfies MemoEntry));
-    await rename(tmp, file);
+    await writeFileAtomic(this.entryPath(path), JSON.stringify({ identity: id, digest, size } satisfies MemoEntry));
   }
 }

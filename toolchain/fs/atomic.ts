@@ -17,13 +17,18 @@ export function tempPathBeside(path: string, tag = 'tmp'): string {
   return join(dirname(abs), `.${basename(abs)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Run `write(tmp)`, then rename tmp over `path`; on any failure remove tmp and rethrow. */
-async function commitTemp(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  await mkdir(dirname(resolve(path)), { recursive: true });
-  const tmp = tempPathBeside(path);
+/**
+ * Run `write(tmp)` with tmp beside `near`, then rename tmp to `final()` (asked
+ * only after the write succeeded); on any failure remove tmp and rethrow.
+ */
+async function commitTemp(near: string, write: (tmp: string) => Promise<void>, final: () => string = () => near): Promise<string> {
+  await mkdir(dirname(resolve(near)), { recursive: true });
+  const tmp = tempPathBeside(near);
   try {
     await write(tmp);
-    await rename(tmp, path);
+    const target = final();
+    await rename(tmp, target);
+    return target;
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
@@ -31,13 +36,26 @@ async function commitTemp(path: string, write: (tmp: string) => Promise<void>): 
 }
 
 /** Replace `path` with `data` atomically (`mode` applies from the first byte: secrets are never readable). */
-export function writeFileAtomic(path: string, data: string | Uint8Array, opts: { mode?: number } = {}): Promise<void> {
-  return commitTemp(path, (tmp) => writeFile(tmp, data, { mode: opts.mode ?? 0o644 }));
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: { mode?: number } = {}): Promise<void> {
+  await commitTemp(path, (tmp) => writeFile(tmp, data, { mode: opts.mode ?? 0o644 }));
 }
 
 /** Replace `path` with the bytes of `source` atomically; the stream is consumed exactly once. */
-export function writeStreamAtomic(path: string, source: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
-  return commitTemp(path, (tmp) => pipeline(source, createWriteStream(tmp)));
+export async function writeStreamAtomic(path: string, source: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+  await commitTemp(path, (tmp) => pipeline(source, createWriteStream(tmp)));
+}
+
+/**
+ * Write `source` to a temp file in `dir`, then give it the name `nameAfter()`
+ * returns once every byte is written: for content whose name is known only at
+ * the end (a blob named by the digest of its bytes). Returns the final path.
+ */
+export function writeStreamAtomicNamedAfter(dir: string, source: AsyncIterable<Buffer> | Iterable<Buffer>, nameAfter: () => string): Promise<string> {
+  return commitTemp(join(dir, 'unnamed'), (tmp) => pipeline(source, createWriteStream(tmp)), () => {
+    const name = nameAfter();
+    if (name === '' || name.includes('/') || name === '.' || name === '..') throw new Error(`writeStreamAtomicNamedAfter: ${JSON.stringify(name)} is not a file name`);
+    return join(dir, name);
+  });
 }
 
 /** What may already be at a directory's target. */
@@ -91,6 +109,23 @@ export async function replaceDirAtomic(target: string, fill: (tmpDir: string) =>
     }
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Put the complete directory `dir` at `target` by rename unless something is
+ * already there: for cache entries named by their content, where a concurrent
+ * writer's entry is as good as ours. Returns whether `dir` was placed; when it
+ * was not, `dir` is still the caller's to remove.
+ */
+export async function placeDirOnce(dir: string, target: string): Promise<boolean> {
+  try {
+    await rename(dir, target);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
     throw err;
   }
 }

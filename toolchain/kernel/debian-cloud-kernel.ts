@@ -8,9 +8,10 @@
  * the kernel, its config and the modules hyperbuild needs.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperbuildError } from '../errors/errors.ts';
+import { placeDirOnce } from '../fs/atomic.ts';
 import { runHostCommand } from './host-command.ts';
 import { DEBIAN_CLOUD_PREFIX, kernelsDir } from './kernel-cache.ts';
 import { moduleLoadOrder, moduleName, parseModulesDep } from './module-order.ts';
@@ -112,9 +113,7 @@ export async function fetchDebianCloudKernel(cacheDir: string, log: (line: strin
 
     const final = join(kernels, `${DEBIAN_CLOUD_PREFIX}${version}`);
     // A concurrent fetch of the same version may have won; its entry is as good as ours.
-    if (!existsSync(final)) await rename(entry, final).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-    });
+    if (!existsSync(final)) await placeDirOnce(entry, final);
     log(`cached ${pkg} ${version} with ${order.length} modules at ${final}`);
     return readEntry(final);
   } finally {

@@ -1,8 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import { sha256Digest } from '../digest/digest.ts';
 import { formatPlatform, type Platform } from '../image/platform.ts';
 import {
@@ -15,6 +12,7 @@ import {
 } from '../bundle/manifest.ts';
 import { writeBundle } from '../bundle/write-bundle.ts';
 import { DigestMemo } from '../cache/digest-memo.ts';
+import { writeFileAtomic, writeStreamAtomic } from '../fs/atomic.ts';
 import { compress } from '../compress/compress.ts';
 import { encodeSpec } from '../hyperstart/spec.ts';
 import { HYPERSTART_VERSION } from '../hyperstart/version.ts';
@@ -153,9 +151,7 @@ async function buildRootfsArtifacts(ctx: BuildContext, report: (line: string) =>
 
   report(`writing initramfs (${opts.compression})`);
   const dir = join(opts.cacheDir, 'initramfs');
-  await mkdir(dir, { recursive: true });
   const final = join(dir, `${keyHex(ctx.key!)}.cpio${INITRAMFS_FILE_NAMES[opts.compression].slice('initramfs.cpio'.length)}`);
-  const tmp = `${final}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   let uncompressedSize = 0;
   const counted = async function* (source: AsyncIterable<Buffer>) {
     for await (const chunk of source) {
@@ -163,18 +159,11 @@ async function buildRootfsArtifacts(ctx: BuildContext, report: (line: string) =>
       yield chunk;
     }
   };
-  try {
-    await pipeline(compress(opts.compression, counted(assembleInitramfs(initramfsTree, { sourceDateEpoch: opts.sourceDateEpoch }))), createWriteStream(tmp));
-    await rename(tmp, final);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeStreamAtomic(final, compress(opts.compression, counted(assembleInitramfs(initramfsTree, { sourceDateEpoch: opts.sourceDateEpoch }))));
   const { digest, size } = await ctx.memo!.digest(final);
   const meta: CachedInitramfs = { path: final, digest, size, uncompressedSize, rootfsBytes: limits.bytesSoFar, disk };
-  const metaPath = join(dir, `${keyHex(ctx.key!)}.json`);
-  await writeFile(`${metaPath}.tmp-${process.pid}`, JSON.stringify(meta));
-  await rename(`${metaPath}.tmp-${process.pid}`, metaPath);
+  // Written last: the entry counts only once both files are complete.
+  await writeFileAtomic(join(dir, `${keyHex(ctx.key!)}.json`), JSON.stringify(meta));
   return meta;
 }
 

@@ -1,16 +1,16 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { BadInputError } from '../errors/errors.ts';
-import { helperErase, helperGet, helperStore } from './credential-helper.ts';
-import { DOCKER_HUB } from './reference.ts';
-
 /**
  * Credentials live where Docker, Podman, skopeo and oras look for them:
  * `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, so a `docker login`
  * works for hyperbuild and a `hyperbuild login` works for them.
  */
+import { mkdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { BadInputError } from '../errors/errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import { helperErase, helperGet, helperStore } from './credential-helper.ts';
+import { DOCKER_HUB } from './reference.ts';
+
 export interface Credentials {
   username: string;
   password: string;
@@ -85,15 +85,8 @@ export async function lookupCredentials(registry: string, configPath = dockerCon
 
 async function writeConfig(path: string, config: DockerConfigFile): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  // Passwords inside: owner-only, and rename so a crash never leaves half a file.
-  await writeFile(tmp, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600 });
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  // Passwords inside: owner-only from the first byte, and all-or-nothing so a crash never leaves half a file.
+  await writeFileAtomic(path, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600 });
 }
 
 /** Save credentials the way Docker would: helper if configured, else base64 in `auths`. */

@@ -1,14 +1,14 @@
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { parseDigest } from '../digest/digest.ts';
-
 /**
  * Where a pulled bundle came from, keyed by its bundle.json digest, kept in
  * the cache (`<cache>/registry/origins/<hex>.json`) rather than in the bundle
  * directory so bundles stay exactly bundle.json + files. `push` uses it to
  * mount blobs from the source repository instead of uploading them again.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseDigest } from '../digest/digest.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+
 export interface Origin {
   registry: string;
   repository: string;
@@ -20,11 +20,7 @@ function recordPath(cacheDir: string, configDigest: string): string {
 }
 
 export async function recordOrigin(cacheDir: string, configDigest: string, origin: Origin): Promise<void> {
-  const path = recordPath(cacheDir, configDigest);
-  await mkdir(join(cacheDir, 'registry', 'origins'), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, JSON.stringify(origin));
-  await rename(tmp, path);
+  await writeFileAtomic(recordPath(cacheDir, configDigest), JSON.stringify(origin));
 }
 
 export async function lookupOrigin(cacheDir: string, configDigest: string): Promise<Origin | undefined> {

@@ -1,9 +1,15 @@
+/**
+ * Reading an image archive file (`docker save`, oci-archive) once: its members
+ * go into the content-addressed cache, its small JSON members are kept by
+ * name, and a stat-keyed index lets a rebuild from the unchanged file skip it.
+ */
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 import { readTar } from '../tar/reader.ts';
 import { displayPath } from '../paths/byte-string.ts';
 
@@ -72,9 +78,6 @@ export async function openArchive(file: string, cacheDir: string): Promise<{ con
     // No usable index: ingest below.
   }
   const contents = await ingestArchive(file, store);
-  await mkdir(join(cacheDir, 'archives'), { recursive: true });
-  const tmp = `${indexPath}.tmp-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, JSON.stringify({ json: [...contents.json].map(([k, v]) => [k, v.toString('base64')]), blobs: [...contents.blobs] }));
-  await rename(tmp, indexPath);
+  await writeFileAtomic(indexPath, JSON.stringify({ json: [...contents.json].map(([k, v]) => [k, v.toString('base64')]), blobs: [...contents.blobs] }));
   return { contents, store, key };
 }
