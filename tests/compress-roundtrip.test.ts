@@ -1,15 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import type { Compression } from '../toolchain/bundle/manifest.ts';
+import { COMPRESSIONS, type Compression } from '../toolchain/compress/kinds.ts';
 import { BadInputError, HyperbuildError } from '../toolchain/errors/errors.ts';
 import { compress } from '../toolchain/compress/compress.ts';
 import { decompress } from '../toolchain/compress/decompress.ts';
-import { detectCompression } from '../toolchain/compress/detect.ts';
+import { detectCompression, sniffCompression } from '../toolchain/compress/detect.ts';
 import { spawnFilter } from '../toolchain/compress/spawn-filter.ts';
 import { ZSTD_DEFAULT_LEVEL } from '../toolchain/compress/zstd.ts';
 
-const KINDS: Compression[] = ['none', 'gzip', 'zstd', 'lz4'];
+const KINDS = COMPRESSIONS;
 
 /** Compressible but not trivial: text-like runs mixed with pseudo-random bytes. */
 function sample(n: number): Buffer {
@@ -167,6 +167,18 @@ test('detectCompression by magic', () => {
   assert.throws(() => detectCompression(Buffer.from([0x04, 0x22, 0x4d, 0x18]), 'initrd'), (e: unknown) =>
     e instanceof BadInputError && /legacy|lz4 -l/.test(`${(e as Error).message} ${(e as BadInputError).hint}`));
   assert.throws(() => detectCompression(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])), /xz-compressed/);
+  assert.throws(() => detectCompression(Buffer.from('BZh91AY')), /bzip2-compressed/);
+});
+
+test('sniffCompression names every format it knows and judges none of them', async () => {
+  for (const kind of COMPRESSIONS) {
+    assert.is(sniffCompression((await packed(kind)).subarray(0, 6)), kind, kind);
+  }
+  const tool = (command: string, args: string[]) => execFileSync(command, args, { input: DATA.subarray(0, 4096) }).subarray(0, 6);
+  assert.is(sniffCompression(tool('xz', ['-c'])), 'xz');
+  assert.is(sniffCompression(tool('bzip2', ['-c'])), 'bzip2');
+  assert.is(sniffCompression(tool('lz4', ['-c'])), 'lz4-frame');
+  assert.is(sniffCompression(Buffer.from([0x1f])), 'none', 'too short for any magic');
 });
 
 test.run();

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Compression } from '../toolchain/bundle/manifest.ts';
+import { COMPRESSIONS } from '../toolchain/compress/kinds.ts';
 import { compress } from '../toolchain/compress/compress.ts';
 import { makeMode, type FileType } from '../toolchain/cpio/file-mode.ts';
 import type { CpioHeader } from '../toolchain/cpio/newc-header.ts';
@@ -110,7 +110,7 @@ test.after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-for (const kind of ['zstd', 'lz4', 'gzip', 'none'] as Compression[]) {
+for (const kind of COMPRESSIONS) {
   test(`Linux unpacks our ${kind} initramfs exactly`, async () => {
     assert.ok(ready, 'needs a kernel, qemu-system-x86 and busybox-static (make deps)');
     const initrd = join(work, `initrd.${kind}`);

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { BadInputError } from '../errors/errors.ts';
+import { sniffCompression } from '../compress/detect.ts';
 import { gzipDecompress } from '../compress/gzip.ts';
 import { spawnFilter } from '../compress/spawn-filter.ts';
 import { displayPath, type ByteString } from '../paths/byte-string.ts';
@@ -37,13 +38,11 @@ export interface ScannedAci {
 const WHITEOUT_PREFIX = '.wh.';
 
 type Compression = 'none' | 'gzip' | 'bzip2' | 'xz';
-const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
+/** The compressions the ACI spec allows; any other is read as plain (the tar reader then says what is wrong). */
 function compressionOf(head: Buffer): Compression {
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
-  if (head.subarray(0, 6).equals(XZ_MAGIC)) return 'xz';
-  return 'none';
+  const kind = sniffCompression(head);
+  return kind === 'gzip' || kind === 'bzip2' || kind === 'xz' ? kind : 'none';
 }
 
 async function* tap(source: AsyncIterable<Buffer>, onChunk: (b: Buffer) => void): AsyncGenerator<Buffer> {

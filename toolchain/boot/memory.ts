@@ -18,6 +18,7 @@
  * Generous is cheap: QEMU backs guest RAM lazily, untouched pages cost the host nothing.
  */
 import { BadInputError } from '../errors/errors.ts';
+import { parseByteSize } from '../size/byte-size.ts';
 
 export const BASE_MIB = 128;
 /** Low enough to find the smallest working size (the HyperKernel boots in far less than the default). */
@@ -30,11 +31,9 @@ export function defaultMemoryMiB(initramfs: { size: number; uncompressedSize: nu
   return Math.ceil(raw / 16) * 16;
 }
 
-/** `512`, `512m`, `512M`, `512MiB`, `2g`, `2G`, `2GiB`; a bare number is MiB (as QEMU's -m). */
+/** Guest RAM in MiB, in the one size grammar (toolchain/size/byte-size.ts); a bare number is MiB (as QEMU's -m). */
 export function parseMemory(text: string): number {
-  const m = /^(\d+)\s*([mMgG])?(?:i?[bB])?$/.exec(text.trim());
-  if (!m) throw new BadInputError(`--memory '${text}': expected a size like 256m or 1g`);
-  const n = Number(m[1]) * (m[2] && m[2].toLowerCase() === 'g' ? 1024 : 1);
+  const n = parseByteSize(text, '--memory', { bareUnit: MiB, in: MiB });
   if (n < MIN_MIB || n > MAX_MIB) throw new BadInputError(`--memory '${text}': must be between ${MIN_MIB} MiB and 1 TiB`);
   return n;
 }

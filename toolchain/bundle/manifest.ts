@@ -9,9 +9,9 @@ export const BUNDLE_MEDIA_TYPE = 'application/vnd.hyperbuild.bundle.v1+json';
 export const BUNDLE_SCHEMA_VERSION = 1;
 export const BUNDLE_MANIFEST_NAME = 'bundle.json';
 
-/** Initramfs compressions a bundle may use. */
-export const COMPRESSIONS = ['none', 'gzip', 'zstd', 'lz4'] as const;
-export type Compression = (typeof COMPRESSIONS)[number];
+/** Initramfs compressions a bundle may use: the one list, in toolchain/compress/. */
+export { COMPRESSIONS, type Compression } from '../compress/kinds.ts';
+import type { Compression } from '../compress/kinds.ts';
 export const ROOTFS_TYPES = ['ext4', 'erofs'] as const;
 export type RootfsType = (typeof ROOTFS_TYPES)[number];
 export const KERNEL_KINDS = ['hyperkernel', 'debian-cloud', 'custom'] as const;

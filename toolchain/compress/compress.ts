@@ -4,7 +4,7 @@
  * (see README.md for the measurements behind them): a bundle's bytes must
  * depend only on its inputs, not on flags someone forgot to pass.
  */
-import type { Compression } from '../bundle/manifest.ts';
+import type { Compression } from './kinds.ts';
 import { gzipCompress } from './gzip.ts';
 import { lz4Compress } from './lz4.ts';
 import { zstdCompress } from './zstd.ts';

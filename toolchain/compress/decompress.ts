@@ -3,7 +3,7 @@
  * Input may be hostile: corrupt or truncated data is a BadInputError whose
  * message starts with `label`, so the user learns which file is broken.
  */
-import type { Compression } from '../bundle/manifest.ts';
+import type { Compression } from './kinds.ts';
 import { gzipDecompress } from './gzip.ts';
 import { lz4Decompress } from './lz4.ts';
 import { zstdDecompress } from './zstd.ts';

@@ -1,15 +1,21 @@
+/**
+ * One image layer as tar members: the blob's compression told by its bytes
+ * (checked against the media type), decompressed, and verified against both
+ * the blob digest and the config's diff_id on the way.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import { verifyStream } from '../digest/digest.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { layerCompression, type LayerCompression } from '../image/media-types.ts';
 import { decompress } from '../compress/decompress.ts';
+import { SNIFF_BYTES, sniffCompression } from '../compress/detect.ts';
 import { readTar, type TarMember } from '../tar/reader.ts';
 
-/** Compression by magic bytes; layers from `docker save` are often mislabelled as plain tar. */
-function sniff(first: Buffer): LayerCompression {
-  if (first[0] === 0x1f && first[1] === 0x8b) return 'gzip';
-  if (first.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  return 'none';
+/** Compression by magic bytes (layers from `docker save` are often mislabelled as plain tar); only what OCI layers may use. */
+function sniff(first: Buffer, label: string): LayerCompression {
+  const kind = sniffCompression(first);
+  if (kind === 'none' || kind === 'gzip' || kind === 'zstd') return kind;
+  throw new BadInputError(`${label}: the content is ${kind}-compressed; image layers are tar, gzip or zstd`);
 }
 
 /** Re-yield a stream after peeking at its first bytes. */
@@ -33,7 +39,7 @@ async function peek(source: AsyncIterable<Buffer>, n: number): Promise<{ head: B
     if (done) return;
     for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
   }
-  return { head: head.length >= 4 ? head : Buffer.concat([head, Buffer.alloc(4)]), stream: rest() };
+  return { head, stream: rest() };
 }
 
 /**
@@ -43,8 +49,8 @@ async function peek(source: AsyncIterable<Buffer>, n: number): Promise<{ head: B
  */
 export async function* readLayer(blob: AsyncIterable<Buffer>, desc: Descriptor, diffId: string, label: string): AsyncGenerator<TarMember> {
   const declared = layerCompression(desc.mediaType) ?? 'none';
-  const { head, stream } = await peek(blob, 4);
-  const actual = sniff(head);
+  const { head, stream } = await peek(blob, SNIFF_BYTES);
+  const actual = sniff(head, label);
   if (declared !== 'none' && actual !== declared) {
     throw new BadInputError(`${label}: media type says ${declared} but the content is ${actual === 'none' ? 'not compressed' : actual}`);
   }

@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
-import { parseByteSize } from '../byte-size.ts';
+import { parseByteSize } from '../../size/byte-size.ts';
 import { kernelCacheDirFlag } from '../kernel-flags.ts';
+import { COMPRESSIONS } from '../../compress/kinds.ts';
 import { BadInputError } from '../../errors/errors.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from '../../image/platform.ts';
 import { AUTO_DISK_THRESHOLD, buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext, type RootfsChoice } from '../../pipeline/build-bundle.ts';
@@ -36,7 +37,7 @@ export default class Build extends BaseCommand {
   static flags = {
     output: Flags.string({ char: 'o', required: true, description: 'bundle directory to write' }),
     platform: Flags.string({ default: DEFAULT_PLATFORM, description: 'platform to pick from a multi-platform image' }),
-    compression: Flags.string({ options: ['zstd', 'gzip', 'lz4', 'none'], default: DEFAULT_COMPRESSION, description: 'initramfs compression (see README for the measurements behind the default)' }),
+    compression: Flags.string({ options: [...COMPRESSIONS], default: DEFAULT_COMPRESSION, description: 'initramfs compression (see README for the measurements behind the default)' }),
     'kernel-cache-dir': kernelCacheDirFlag,
     kernel: Flags.string({ description: 'kernel to put in the bundle: `hyperkernel` (built now when missing), `debian-cloud` (modular, no volumes) or a vmlinux (PVH)/bzImage file; default: the cached HyperKernel, refused with a hint when it is not built' }),
     'max-rootfs-size': Flags.string({ default: '2G', description: 'refuse images whose files add up to more than this (bounds decompression bombs)' }),
