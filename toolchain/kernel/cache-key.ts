@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FileFactMemo, programPath } from '../cache/file-fact-memo.ts';
 import { packageRoot } from '../hyperstart/binary.ts';
 import { runHostCommand } from './host-command.ts';
 
@@ -33,11 +34,20 @@ export function hyperKernelKey(inputs: HyperKernelKeyInputs): string {
     .digest('hex');
 }
 
-export async function readHyperKernelKeyInputs(fragmentPath = join(kernelSourceDir(), 'hyperkernel.config')): Promise<HyperKernelKeyInputs> {
+/**
+ * The key's inputs. With a memo, the two tool answers are remembered while
+ * dpkg's database and the gcc binary are unchanged: spawning dpkg-query and
+ * gcc was most of a no-op build's time.
+ */
+export async function readHyperKernelKeyInputs(fragmentPath = join(kernelSourceDir(), 'hyperkernel.config'), memo?: FileFactMemo): Promise<HyperKernelKeyInputs> {
+  const dpkgStatus = join(process.env.DPKG_ADMINDIR || '/var/lib/dpkg', 'status');
+  const remembered = async (name: string, files: string[], run: () => Promise<string>) => (memo ? memo.get(name, files, run) : run());
   const [fragment, sourceVersion, gcc] = await Promise.all([
     readFile(fragmentPath),
-    runHostCommand({ command: 'dpkg-query', args: ['-W', '-f=${Version}', HYPERKERNEL_SOURCE_PACKAGE], debianPackage: HYPERKERNEL_SOURCE_PACKAGE }),
-    runHostCommand({ command: 'gcc', args: ['--version'], debianPackage: 'gcc' }),
+    remembered(`dpkg-query version ${HYPERKERNEL_SOURCE_PACKAGE}`, [dpkgStatus, await programPath('dpkg-query')], () =>
+      runHostCommand({ command: 'dpkg-query', args: ['-W', '-f=${Version}', HYPERKERNEL_SOURCE_PACKAGE], debianPackage: HYPERKERNEL_SOURCE_PACKAGE }),
+    ),
+    remembered('gcc --version', [await programPath('gcc')], () => runHostCommand({ command: 'gcc', args: ['--version'], debianPackage: 'gcc' })),
   ]);
   return { fragment, sourceVersion: sourceVersion.trim(), gccVersion: gcc.split('\n')[0] };
 }

@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BundleKernel } from '../bundle/manifest.ts';
 import { sha256Digest } from '../digest/digest.ts';
+import { FileFactMemo } from '../cache/file-fact-memo.ts';
 import { BadInputError, HyperbuildError } from '../errors/errors.ts';
 import { buildHyperKernel, HYPERKERNEL_BUILD_ESTIMATE, kernelBuildProgress } from './build-hyperkernel.ts';
 import { hyperKernelKey, readHyperKernelKeyInputs } from './cache-key.ts';
@@ -42,20 +43,22 @@ export async function resolveKernel(opts: ResolveKernelOptions): Promise<Resolve
   const log = opts.log ?? (() => {});
   if (opts.kernelPath === 'debian-cloud') return debianCloudKernel(opts.cacheDir, log);
   if (opts.kernelPath && opts.kernelPath !== 'hyperkernel') return customKernel(resolve(opts.kernelPath), log);
-  const key = await hyperKernelKeyOrRefuse();
+  // Host facts (tool versions, the kernel's format) are remembered in the kernel cache: a no-op build spawns nothing.
+  const memo = new FileFactMemo(opts.cacheDir);
+  const key = await hyperKernelKeyOrRefuse(memo);
   const cached = await readCachedKernel(opts.cacheDir, key);
-  if (cached) return hyperKernel(cached, log);
+  if (cached) return hyperKernel(cached, log, memo);
   if (opts.kernelPath !== 'hyperkernel') throw await missingHyperKernel(opts.cacheDir, key);
   log(`no HyperKernel for this config in ${kernelsDir(opts.cacheDir)}: building it now from linux-source-6.1 (${HYPERKERNEL_BUILD_ESTIMATE})`);
   const built = await buildHyperKernel({ cacheDir: opts.cacheDir, onLine: kernelBuildProgress(log) });
   log(`built HyperKernel ${built.release ?? ''} in ${Math.round(built.seconds)} s`);
-  return hyperKernel(built, log);
+  return hyperKernel(built, log, memo);
 }
 
 /** The key names the HyperKernel for this checkout; without linux-source-6.1 or gcc there is none to find or build. */
-async function hyperKernelKeyOrRefuse(): Promise<string> {
+async function hyperKernelKeyOrRefuse(memo: FileFactMemo): Promise<string> {
   try {
-    return hyperKernelKey(await readHyperKernelKeyInputs());
+    return hyperKernelKey(await readHyperKernelKeyInputs(undefined, memo));
   } catch (err) {
     throw new HyperbuildError(`cannot name this checkout's HyperKernel (the default kernel): ${(err as Error).message}`, {
       hint: '`make deps` installs linux-source-6.1 and gcc; or pass --kernel debian-cloud or --kernel PATH',
@@ -74,9 +77,9 @@ async function missingHyperKernel(cacheDir: string, key: string): Promise<Hyperb
   });
 }
 
-async function hyperKernel(entry: CachedKernelEntry, log: (line: string) => void): Promise<ResolvedKernel> {
+async function hyperKernel(entry: CachedKernelEntry, log: (line: string) => void, memo?: FileFactMemo): Promise<ResolvedKernel> {
   const path = join(entry.dir, HYPERKERNEL_FILES.vmlinux);
-  const fmt = await detectKernelFormat(path);
+  const fmt = memo ? await memo.get(`kernel format ${path}`, [path], () => detectKernelFormat(path)) : await detectKernelFormat(path);
   log(`using HyperKernel ${entry.release ?? ''} (${entry.key.slice(0, 12)})`);
   return {
     path,

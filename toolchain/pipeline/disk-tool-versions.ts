@@ -1,10 +1,15 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { programPath, type FileFactMemo } from '../cache/file-fact-memo.ts';
 
 const run = promisify(execFile);
 
-/** `mke2fs 1.47.0 …` / `mkfs.erofs 1.5` lines: part of the build key of disk-rootfs bundles. */
-export async function diskToolVersions(): Promise<string> {
+/**
+ * `mke2fs 1.47.0 …` / `mkfs.erofs 1.5` lines: part of the build key of
+ * disk-rootfs bundles. With a memo, each line is remembered while its
+ * program's binary is unchanged (a no-op build then spawns nothing).
+ */
+export async function diskToolVersions(memo?: FileFactMemo): Promise<string> {
   const version = async (cmd: string, args: string[]) => {
     try {
       const { stdout, stderr } = await run(cmd, args);
@@ -13,5 +18,9 @@ export async function diskToolVersions(): Promise<string> {
       return `${cmd}: ${(err as NodeJS.ErrnoException).code ?? 'unavailable'}`;
     }
   };
-  return [await version('mkfs.ext4', ['-V']), await version('mkfs.erofs', ['-V'])].join('; ');
+  const remembered = async (cmd: string, args: string[]) => {
+    if (!memo) return version(cmd, args);
+    return memo.get(`${cmd} ${args.join(' ')}`, [await programPath(cmd)], () => version(cmd, args));
+  };
+  return (await Promise.all([remembered('mkfs.ext4', ['-V']), remembered('mkfs.erofs', ['-V'])])).join('; ');
 }
