@@ -1,7 +1,14 @@
+/**
+ * The host's control-frame codec (toolchain/hyperstart/frames.ts, through
+ * protocol.ts): framing under any chunking, corrupt lengths, and the payload
+ * layouts PROTOCOL.md fixes. The guest's C mirror is checked against the same
+ * module in hyperstart-spec-c.test.ts.
+ */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  decodeExitPayload, encodeExitPayload, encodeFrame, FrameDecoder, MAX_FRAME_PAYLOAD, signalFrame, windowSizeFrame, type Frame,
+  decodeExitPayload, encodeExitPayload, encodeFrame, encodeSignalPayload, encodeWindowSizePayload, FrameDecoder, GUEST_FRAME_TYPES,
+  HELLO_PAYLOAD, HOST_FRAME_TYPES, HYPERSTART_VERSION, MAX_FRAME_PAYLOAD, signalFrame, windowSizeFrame, type Frame,
 } from '../toolchain/hyperstart/protocol.ts';
 
 /** Deterministic PRNG so a failing chunking is reproducible from the seed. */
@@ -15,7 +22,7 @@ function rng(seed: number): () => number {
 
 function sampleStream(): { bytes: Buffer; frames: Frame[] } {
   const frames: Frame[] = [
-    { type: 'H', payload: Buffer.from('hyperstart 1') },
+    { type: 'H', payload: Buffer.from(HELLO_PAYLOAD) },
     { type: 'R', payload: Buffer.alloc(0) },
     // Payloads that look like frame headers must not confuse the parser.
     { type: 'F', payload: Buffer.from('X\0\0\0\x14 not a frame \n H\0\0\0\0') },
@@ -79,6 +86,15 @@ test('K, W and X payload layouts follow PROTOCOL.md', () => {
   assert.equal(x, { code: 137, stdoutBytes: 5, stderrBytes: 2 ** 33 });
   assert.throws(() => decodeExitPayload(Buffer.alloc(4)), /malformed X/);
   assert.equal([...encodeFrame('B')], [0x42, 0, 0, 0, 0]);
+  assert.equal([...encodeSignalPayload(9)], [0, 0, 0, 9]);
+  assert.equal([...encodeWindowSizePayload(70000, -3)], [0xff, 0xff, 0, 0], 'W clamps to u16');
+});
+
+test('frame types and the hello text follow PROTOCOL.md', () => {
+  assert.equal([...GUEST_FRAME_TYPES], ['H', 'R', 'X', 'F']);
+  assert.equal([...HOST_FRAME_TYPES], ['S', 'K', 'W', 'I', 'E', 'B']);
+  assert.is(HELLO_PAYLOAD, `hyperstart ${HYPERSTART_VERSION}`);
+  assert.is(HYPERSTART_VERSION, '1');
 });
 
 test.run();

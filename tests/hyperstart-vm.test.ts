@@ -6,7 +6,9 @@
  * Needs: `make hyperstart`, qemu-system-x86_64, /bin/busybox (busybox-static),
  * GNU cpio and a kernel: $HYPERSTART_TEST_KERNEL, else the kernel builds use
  * (toolchain/kernel/resolve-kernel.ts; a modular one has its virtio modules put in the initramfs as `module`
- * records). The suite fails when something is missing.
+ * records). The suite fails when something is missing. Frames, payloads, port
+ * names and spec records come from toolchain/hyperstart/protocol.ts, the host
+ * side `hyperbuild boot` uses, so the guest is checked against that very codec.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,7 +17,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { encodeSpec, type HyperStartSpec } from '../toolchain/hyperstart/spec.ts';
+import {
+  decodeExitPayload, encodeFrame, encodeSignalPayload, encodeSpec, encodeWindowSizePayload, FrameDecoder, HELLO_PAYLOAD, PORT_NAMES,
+  type HostFrameType, type HyperStartSpec,
+} from '../toolchain/hyperstart/protocol.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
 import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
 
@@ -96,13 +101,7 @@ function qemu(initrd: string, extra: string[]): ChildProcess {
   return q;
 }
 
-function frame(type: string, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(5);
-  h.write(type, 0, 'latin1');
-  h.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([h, payload]);
-}
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+type Send = (t: HostFrameType, p?: Buffer) => void;
 
 interface Result {
   code: number; // X code, or from the console line in console mode
@@ -110,24 +109,26 @@ interface Result {
   stderr: string;
   counts?: [number, number];
   frames: string[]; // guest→host frame types in order
+  hello?: string; // the H payload
   fail?: string;
   console: string;
 }
 
 interface Host {
   /** Called for each guest frame; `send` writes a host frame. */
-  onFrame?: (type: string, payload: Buffer, send: (t: string, p?: Buffer) => void) => void;
+  onFrame?: (type: string, payload: Buffer, send: Send) => void;
   /** Feed stdin from onFrame instead of sending `E` right after `R` (the default, as `hyperbuild boot` without -i). */
   interactive?: boolean;
   /** Called with all stdout received so far, on each chunk. */
-  onStdout?: (soFar: string, send: (t: string, p?: Buffer) => void) => void;
+  onStdout?: (soFar: string, send: Send) => void;
   qemuArgs?: string[];
 }
 
 /** Boot with the three hyperbuild ports and answer H with `runtime`. */
 async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeoutMs = 90_000): Promise<Result> {
   const dir = fs.mkdtempSync(path.join(tmp, 'vm-'));
-  const names = ['ctl', 'stdout', 'stderr'] as const;
+  const ports = { ctl: PORT_NAMES.ctl, stdout: PORT_NAMES.out, stderr: PORT_NAMES.err };
+  const names = Object.keys(ports) as (keyof typeof ports)[];
   const out: Record<string, Buffer[]> = { stdout: [], stderr: [] };
   const res: Result = { code: -1, stdout: '', stderr: '', frames: [], console: '' };
   const servers: net.Server[] = [];
@@ -137,26 +138,23 @@ async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeout
   const maybeB = () => {
     if (!xInfo || !ctlSock) return;
     const [o, e] = received();
-    if (o >= xInfo.nout && e >= xInfo.nerr) { ctlSock.write(frame('B')); xInfo = undefined; }
+    if (o >= xInfo.nout && e >= xInfo.nerr) { ctlSock.write(encodeFrame('B')); xInfo = undefined; }
   };
   for (const n of names) {
     const srv = net.createServer((sock) => {
       if (n === 'ctl') {
         ctlSock = sock;
-        let buf = Buffer.alloc(0);
-        const send = (t: string, p?: Buffer) => sock.write(frame(t, p));
+        const decoder = new FrameDecoder();
+        const send: Send = (t, p) => sock.write(encodeFrame(t, p));
         sock.on('data', (d) => {
-          buf = Buffer.concat([buf, d]);
-          while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
-            const type = String.fromCharCode(buf[0]);
-            const payload = buf.subarray(5, 5 + buf.readUInt32BE(1));
-            buf = buf.subarray(5 + payload.length);
+          for (const { type, payload } of decoder.push(d)) {
             res.frames.push(type);
-            if (type === 'H') send('S', runtime);
+            if (type === 'H') { res.hello = payload.toString(); send('S', runtime); }
             if (type === 'X') {
-              res.code = payload.readUInt32BE(0);
-              res.counts = [Number(payload.readBigUInt64BE(4)), Number(payload.readBigUInt64BE(12))];
-              xInfo = { code: res.code, nout: res.counts[0], nerr: res.counts[1] };
+              const x = decodeExitPayload(payload);
+              res.code = x.code;
+              res.counts = [x.stdoutBytes, x.stderrBytes];
+              xInfo = { code: x.code, nout: x.stdoutBytes, nerr: x.stderrBytes };
             }
             if (type === 'F') res.fail = payload.toString();
             if (type === 'R' && !host.interactive) send('E');
@@ -167,7 +165,7 @@ async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeout
       } else {
         sock.on('data', (d) => {
           out[n].push(d);
-          if (n === 'stdout' && ctlSock) host.onStdout?.(Buffer.concat(out.stdout).toString(), (t, p) => ctlSock!.write(frame(t, p)));
+          if (n === 'stdout' && ctlSock) host.onStdout?.(Buffer.concat(out.stdout).toString(), (t, p) => ctlSock!.write(encodeFrame(t, p)));
           maybeB();
         });
       }
@@ -180,7 +178,7 @@ async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeout
     '-device', 'virtio-serial-pci',
     ...names.flatMap((n) => [
       '-chardev', `socket,id=${n},path=${path.join(dir, `${n}.sock`)}`,
-      '-device', `virtserialport,chardev=${n},name=org.hyperbuild.${n}`,
+      '-device', `virtserialport,chardev=${n},name=${ports[n]}`,
     ]),
     ...(host.qemuArgs ?? []),
   ]);
@@ -264,6 +262,7 @@ t('ctl mode: H S R X B, stdout/stderr separated and counted, env/workdir/user', 
   }));
   assert.is(r.fail, undefined, r.console);
   assert.equal(r.frames, ['H', 'R', 'X'], r.console);
+  assert.is(r.hello, HELLO_PAYLOAD, 'the guest speaks the protocol version of protocol.ts');
   assert.is(r.code, 0, r.console);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines, [
@@ -306,7 +305,7 @@ t('ctl mode: not executable → 126', async () => {
 t('ctl mode: K 9 kills the app → 137; background processes do not keep the VM alive', async () => {
   let sent = false;
   const r = await bootCtl(ctlInitrd, rt(sh('sleep 1000 & echo started; sleep 1000')), {
-    onStdout: (so, send) => { if (!sent && so.includes('started')) { sent = true; setTimeout(() => send('K', u32(9)), 300); } },
+    onStdout: (so, send) => { if (!sent && so.includes('started')) { sent = true; setTimeout(() => send('K', encodeSignalPayload(9)), 300); } },
   });
   assert.is(r.code, 137, r.console);
   assert.is(r.stdout, 'started\n');
@@ -315,7 +314,7 @@ t('ctl mode: K 9 kills the app → 137; background processes do not keep the VM 
 t('ctl mode: K 15 is forwarded to the process group (trap runs)', async () => {
   let sent = false;
   const r = await bootCtl(ctlInitrd, rt(sh('trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.2; done')), {
-    onStdout: (so, send) => { if (!sent && so.includes('ready')) { sent = true; send('K', u32(15)); } },
+    onStdout: (so, send) => { if (!sent && so.includes('ready')) { sent = true; send('K', encodeSignalPayload(15)); } },
   });
   assert.is(r.code, 3, r.console);
   assert.is(r.stdout, 'ready\ngot TERM\n');
@@ -345,7 +344,7 @@ t('ctl mode: tty — pty is the controlling terminal, W sets its size, no stderr
   const r = await bootCtl(ctlInitrd, rt(spec), {
     interactive: true,
     onFrame: (type, _p, send) => {
-      if (type === 'H') { const w = Buffer.alloc(4); w.writeUInt16BE(33, 0); w.writeUInt16BE(101, 2); send('W', w); }
+      if (type === 'H') send('W', encodeWindowSizePayload(33, 101));
       if (type === 'R') setTimeout(() => send('I', Buffer.from('abc\r')), 1500);
     },
   });

@@ -1,36 +1,25 @@
-/* Running the app: fork/exec with Docker's semantics, a pty in tty mode, and
- * an event loop that copies the app's output to the host, forwards control
- * frames (K W I E) and reaps every zombie (we are PID 1).
- *
- * The app never writes to the ports directly: it gets pipes (or a pty) and we
- * copy, so we can count the bytes for X and know when the output has been
- * fully delivered. */
-
+/* Running the app (app.h): start it (app_spawn.c), then an event loop that
+ * copies the app's output to the host ports (or the console), acts on control
+ * frames (K W I E) and reaps every zombie (we are PID 1). It ends when the
+ * app has exited and all of its output has been written, so the byte counts
+ * in X are what the host will have read. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "hs.h"
-
-/* What the child tells us through a CLOEXEC pipe when it cannot exec: EOF on
- * that pipe means execve succeeded. */
-enum { STAGE_SETUP = 1, STAGE_EXEC = 2 };
-struct child_err {
-	int stage, err;
-	char what[200];
-};
+#include "app.h"
+#include "app_spawn.h"
+#include "channel.h"
+#include "log.h"
+#include "protocol.h"
+#include "util.h"
 
 /* Bytes the host sent for stdin (I frames) that the app has not read yet. */
 static struct {
@@ -52,6 +41,12 @@ struct pump {
 };
 
 static struct pump out_pump, err_pump;
+static struct pump *const pumps[2] = {&out_pump, &err_pump};
+
+static pid_t app_pid;
+static int app_status, app_exited;
+static int slave_fd = -1; /* tty mode: held until the app exits */
+static int ctl_alive;
 
 static int pump_done(const struct pump *p)
 {
@@ -110,16 +105,26 @@ static void stdin_flush(void)
 		stdin_close();
 }
 
-static pid_t app_pid;
-static int app_status, app_exited;
-static int ctl_alive;
+static void stdin_queue(const unsigned char *p, uint32_t len)
+{
+	if (in.fd < 0)
+		return;
+	if (in.len + len > in.cap) {
+		in.cap = (in.len + len) * 2;
+		in.buf = xrealloc(in.buf, in.cap);
+	}
+	memcpy(in.buf + in.len, p, len);
+	in.len += len;
+	stdin_flush();
+}
 
 static void handle_frame(char type, const unsigned char *p, uint32_t len)
 {
+	int sig;
+	unsigned short rows, cols;
 	switch (type) {
-	case 'K':
-		if (len >= 4 && !app_exited) {
-			int sig = (int)((uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]);
+	case FRAME_KILL:
+		if (kill_payload_decode(p, len, &sig) == 0 && !app_exited) {
 			/* The app leads its own process group (setsid); fall back to
 			 * the pid if it moved itself elsewhere. */
 			if (kill(-app_pid, sig) < 0)
@@ -127,25 +132,17 @@ static void handle_frame(char type, const unsigned char *p, uint32_t len)
 			hs_log("signal %d to app", sig);
 		}
 		break;
-	case 'W':
-		if (len >= 4 && in.is_pty && out_pump.src >= 0) {
-			struct winsize ws = {.ws_row = p[0] << 8 | p[1], .ws_col = p[2] << 8 | p[3]};
+	case FRAME_WINSIZE:
+		if (winsize_payload_decode(p, len, &rows, &cols) == 0 && in.is_pty && out_pump.src >= 0) {
+			struct winsize ws = {.ws_row = rows, .ws_col = cols};
 			/* The kernel sends SIGWINCH to the foreground group for us. */
 			ioctl(out_pump.src, TIOCSWINSZ, &ws);
 		}
 		break;
-	case 'I':
-		if (in.fd < 0)
-			break;
-		if (in.len + len > in.cap) {
-			in.cap = (in.len + len) * 2;
-			in.buf = xrealloc(in.buf, in.cap);
-		}
-		memcpy(in.buf + in.len, p, len);
-		in.len += len;
-		stdin_flush();
+	case FRAME_INPUT:
+		stdin_queue(p, len);
 		break;
-	case 'E':
+	case FRAME_EOF:
 		/* A terminal has no EOF of its own; in tty mode the host sends ^D. */
 		if (!in.is_pty) {
 			in.eof_pending = 1;
@@ -183,159 +180,131 @@ static void drain_ctl(void)
 	handle_buffered();
 }
 
-static const char *env_get(char **env, const char *name)
+/* waitpid every zombie; the app's own exit ends the container, as in Docker. */
+static void reap(void)
 {
-	size_t n = strlen(name);
-	for (; env && *env; env++)
-		if (!strncmp(*env, name, n) && (*env)[n] == '=')
-			return *env + n + 1;
-	return NULL;
-}
-
-/* The app's environment: exactly the spec's, plus PATH (Docker's default) and
- * HOME (from passwd, as runc does) when the spec has none. */
-static char **build_env(const struct spec *s, const struct creds *c)
-{
-	char **env = xmalloc((s->nenv + 3) * sizeof *env);
-	size_t n = 0;
-	for (size_t i = 0; i < s->nenv; i++)
-		env[n++] = s->env[i];
-	env[n] = NULL;
-	if (!env_get(env, "PATH"))
-		env[n++] = "PATH=" HS_DEFAULT_PATH;
-	env[n] = NULL;
-	if (!env_get(env, "HOME")) {
-		char *h = xmalloc(strlen(c->home) + 6);
-		sprintf(h, "HOME=%s", c->home);
-		env[n++] = h;
+	int st;
+	pid_t p;
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (p != app_pid || app_exited)
+			continue;
+		app_exited = 1;
+		app_status = st;
+		/* Like Docker: the container ends with its main process.
+		 * Their output already written stays in the pipes. */
+		kill(-1, SIGKILL);
+		if (!in.is_pty)
+			stdin_close();
+		if (slave_fd >= 0)
+			close(slave_fd);
+		slave_fd = -1;
+		hs_log("app exited (status 0x%x)", st);
 	}
-	env[n] = NULL;
-	return env;
 }
 
-static void child_report(int fd, int stage, int err, const char *what)
+/* What one poll() waits for: the signalfd, each pump's source or
+ * destination, ctl, and the stdin target; -1 where not polled. */
+struct pollset {
+	struct pollfd pf[7];
+	int n, src[2], dst[2], ctl, in;
+};
+
+static int pollset_add(struct pollset *ps, int fd, short events)
 {
-	struct child_err ce = {.stage = stage, .err = err};
-	snprintf(ce.what, sizeof ce.what, "%s", what);
-	write_all(fd, &ce, sizeof ce);
+	ps->pf[ps->n] = (struct pollfd){.fd = fd, .events = events};
+	return ps->n++;
 }
 
-/* execvp() with the APP's PATH (not ours) and without its /bin/sh fallback
- * for ENOEXEC, which Docker does not do either. Returns the errno to report. */
-static int exec_search(char **argv, char **env)
+static void pollset_build(struct pollset *ps, int sfd)
 {
-	const char *cmd = argv[0];
-	if (strchr(cmd, '/')) {
-		execve(cmd, argv, env);
-		return errno;
+	*ps = (struct pollset){.src = {-1, -1}, .dst = {-1, -1}, .ctl = -1, .in = -1};
+	pollset_add(ps, sfd, POLLIN);
+	for (int i = 0; i < 2; i++) {
+		struct pump *pp = pumps[i];
+		if (pp->len)
+			ps->dst[i] = pollset_add(ps, pp->dst, POLLOUT);
+		else if (pp->src >= 0)
+			ps->src[i] = pollset_add(ps, pp->src, POLLIN);
 	}
-	const char *path = env_get(env, "PATH");
-	if (!path)
-		path = HS_DEFAULT_PATH;
-	int seen_eacces = 0;
-	size_t clen = strlen(cmd);
-	for (const char *p = path;; p++) {
-		const char *colon = strchrnul(p, ':');
-		size_t dlen = colon - p;
-		char full[4096];
-		if (dlen + clen + 2 <= sizeof full) {
-			if (dlen) {
-				memcpy(full, p, dlen);
-				full[dlen] = '/';
-				memcpy(full + dlen + 1, cmd, clen + 1);
-			} else {
-				memcpy(full, cmd, clen + 1); /* empty element = cwd */
-			}
-			execve(full, argv, env);
-			switch (errno) {
-			case EACCES:
-				seen_eacces = 1;
-				/* fallthrough */
-			case ENOENT: case ENOTDIR: case ELOOP: case ENAMETOOLONG:
-				break;
-			default:
-				return errno; /* found, but cannot run it (ENOEXEC...) */
-			}
+	/* Stop reading ctl while much stdin is queued: back-pressure to
+	 * the host instead of unbounded memory. */
+	if (ctl_alive && (in.len < (1u << 20) || app_exited))
+		ps->ctl = pollset_add(ps, hs_chan.ctl, POLLIN);
+	if (in.fd >= 0 && in.len && !in.is_pty)
+		ps->in = pollset_add(ps, in.fd, POLLOUT);
+}
+
+static void pump_service(struct pump *pp, const struct pollset *ps, int i)
+{
+	if (ps->src[i] >= 0 && ps->pf[ps->src[i]].revents)
+		pump_read(pp);
+	if (ps->dst[i] >= 0 && ps->pf[ps->dst[i]].revents) {
+		if (ps->pf[ps->dst[i]].revents & POLLOUT) {
+			pp->hups = 0;
+			pump_write(pp);
+		} else if (++pp->hups > 250) {
+			pp->len = 0; /* host gone for 5 s: drop, don't hang */
+		} else {
+			/* Not connected (yet?): a virtio port reports HUP
+			 * without blocking, so wait here rather than spin. */
+			sleep_ms(20);
 		}
-		if (!*colon)
-			break;
-		p = colon;
 	}
-	return seen_eacces ? EACCES : ENOENT;
+	/* Opportunistic write right after a read saves a poll round. */
+	if (ps->src[i] >= 0 && pp->len)
+		pump_write(pp);
 }
 
-static void child(const struct spec *s, const struct creds *c, char **env,
-		  int fds[3], const char *slave, int report)
+static void event_loop(int sfd)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-
-	/* Own session and process group: K goes to the whole group, and in tty
-	 * mode the pty becomes the controlling terminal. */
-	setsid();
-	if (slave) {
-		int t = open(slave, O_RDWR);
-		if (t < 0 || ioctl(t, TIOCSCTTY, 0) < 0) {
-			child_report(report, STAGE_SETUP, errno, "open terminal");
-			_exit(125);
+	for (;;) {
+		/* Reap first: SIGCHLD may have fired before signalfd existed. */
+		reap();
+		if (app_exited && pump_done(&out_pump) && pump_done(&err_pump))
+			return;
+		struct pollset ps;
+		pollset_build(&ps, sfd);
+		if (poll(ps.pf, ps.n, in.is_pty && in.len ? 50 : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			hs_fail("poll: %s", strerror(errno));
 		}
-		fds[0] = fds[1] = fds[2] = t;
-	}
-	/* dup2 in two passes so a source fd that is also a target (0-2) is
-	 * never clobbered before it is copied. */
-	int tmp[3];
-	for (int i = 0; i < 3; i++)
-		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-	for (int i = 0; i < 3; i++)
-		if (tmp[i] < 0 || dup2(tmp[i], i) < 0) {
-			child_report(report, STAGE_SETUP, errno, "set up stdio");
-			_exit(125);
+		if (ps.pf[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) > 0)
+				;
 		}
-
-	if (s->workdir && chdir(s->workdir) < 0) {
-		child_report(report, STAGE_SETUP, errno, "chdir to working directory");
-		_exit(125);
+		for (int i = 0; i < 2; i++)
+			pump_service(pumps[i], &ps, i);
+		if (ps.ctl >= 0 && ps.pf[ps.ctl].revents)
+			drain_ctl();
+		if (ps.in >= 0 || (in.is_pty && in.len))
+			stdin_flush();
 	}
-	if (setgroups(c->ngroups, c->groups) < 0 || setgid(c->gid) < 0 || setuid(c->uid) < 0) {
-		child_report(report, STAGE_SETUP, errno, "set user");
-		_exit(125);
-	}
-	int e = exec_search(s->args, env);
-	/* This goes to the app's own stderr, where the user looks (Docker-like). */
-	char msg[512];
-	int n = snprintf(msg, sizeof msg, "hyperstart: %s: %s\n", s->args[0],
-			 e == ENOENT ? "not found" : strerror(e));
-	write_all(2, msg, n > (int)sizeof msg - 1 ? (int)sizeof msg - 1 : n);
-	child_report(report, STAGE_EXEC, e, s->args[0]);
-	_exit(e == ENOENT ? 127 : 126);
 }
 
-static void set_nonblock(int fd)
+/* Start the app with its output going to dst_out/dst_err; sends R once it runs. */
+static void start(const struct spec *s, const struct creds *c, int dst_out, int dst_err)
 {
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
-static void xpipe(int p[2])
-{
-	if (pipe2(p, O_CLOEXEC) < 0)
-		hs_fail("pipe: %s", strerror(errno));
+	struct app_proc a;
+	app_start(s, c, hs_chan.ctl >= 0, &a);
+	app_pid = a.pid;
+	slave_fd = a.slave_fd;
+	in.fd = a.in;
+	in.is_pty = a.is_pty;
+	out_pump.src = a.out;
+	err_pump.src = a.err;
+	out_pump.dst = dst_out;
+	err_pump.dst = dst_err;
+	/* Now that app_pid is known: a W sent with S sizes the terminal before
+	 * the app is likely to look (and SIGWINCH covers it if not). */
+	handle_buffered();
+	if (app_wait_exec(s, &a) && hs_chan.ctl >= 0)
+		channel_send(FRAME_READY, NULL, 0);
 }
 
 int app_run(const struct spec *s, const struct creds *c, uint64_t *nout, uint64_t *nerr)
 {
-	if (!s->nargs || !s->args[0][0])
-		hs_fail("no command to run (empty arg list)");
-	if (s->workdir && s->workdir[0]) {
-		/* Created as root like Docker's WORKDIR, before dropping privileges. */
-		if (s->workdir[0] != '/')
-			hs_fail("workdir '%s' is not absolute", s->workdir);
-		if (mkdir_p(s->workdir, 0755) < 0)
-			hs_fail("workdir %s: %s", s->workdir, strerror(errno));
-	}
-	char **env = build_env(s, c);
-
 	/* Where the output goes: the ports, or the console without a channel. */
 	int dst_out = hs_chan.out, dst_err = hs_chan.err;
 	if (hs_chan.ctl < 0) {
@@ -344,93 +313,7 @@ int app_run(const struct spec *s, const struct creds *c, uint64_t *nout, uint64_
 			dst_out = fcntl(1, F_DUPFD_CLOEXEC, 3);
 		dst_err = dst_out;
 	}
-
-	int child_fds[3], parent_close[3] = {-1, -1, -1};
-	const char *slave = NULL;
-	int slave_fd = -1;
-	in.fd = -1;
-	out_pump.src = err_pump.src = -1;
-	if (s->tty) {
-		int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || !(slave = ptsname(m)))
-			hs_fail("pseudo-terminal: %s", strerror(errno));
-		slave = xstrdup(slave);
-		/* Hold a slave fd until the app exits, so the master never reads
-		 * EIO before the child has opened its side. */
-		slave_fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (slave_fd < 0)
-			hs_fail("open %s: %s", slave, strerror(errno));
-		struct winsize ws = {.ws_row = 24, .ws_col = 80}; /* until W says otherwise */
-		ioctl(m, TIOCSWINSZ, &ws);
-		set_nonblock(m);
-		out_pump.src = m;
-		in.fd = m;
-		in.is_pty = 1;
-	} else {
-		int po[2], pe[2];
-		xpipe(po);
-		xpipe(pe);
-		child_fds[1] = po[1];
-		child_fds[2] = pe[1];
-		parent_close[1] = po[1];
-		parent_close[2] = pe[1];
-		out_pump.src = po[0];
-		err_pump.src = pe[0];
-		set_nonblock(po[0]);
-		set_nonblock(pe[0]);
-		if (hs_chan.ctl >= 0) {
-			/* A pipe fed by I frames and closed by E. A host with
-			 * nothing to give sends E right after R: the app reads EOF,
-			 * as from the /dev/null of `docker run` without -i. */
-			int pi[2];
-			xpipe(pi);
-			child_fds[0] = pi[0];
-			parent_close[0] = pi[0];
-			in.fd = pi[1];
-			set_nonblock(pi[1]);
-		} else {
-			/* No host to feed stdin: /dev/null. */
-			child_fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-			if (child_fds[0] < 0)
-				hs_fail("/dev/null: %s", strerror(errno));
-			parent_close[0] = child_fds[0];
-		}
-	}
-	out_pump.dst = dst_out;
-	err_pump.dst = dst_err;
-
-	int rep[2];
-	xpipe(rep);
-	app_pid = fork();
-	if (app_pid < 0)
-		hs_fail("fork: %s", strerror(errno));
-	if (app_pid == 0) {
-		close(rep[0]);
-		child(s, c, env, child_fds, slave, rep[1]);
-	}
-	close(rep[1]);
-	for (int i = 0; i < 3; i++)
-		if (parent_close[i] >= 0)
-			close(parent_close[i]);
-	/* Now that app_pid is known: a W sent with S sizes the terminal before
-	 * the app is likely to look (and SIGWINCH covers it if not). */
-	handle_buffered();
-
-	/* Wait for exec (EOF) or the child's failure report. */
-	struct child_err ce;
-	ssize_t r;
-	while ((r = read(rep[0], &ce, sizeof ce)) < 0 && errno == EINTR)
-		;
-	close(rep[0]);
-	if (r == (ssize_t)sizeof ce && ce.stage == STAGE_SETUP)
-		hs_fail("%s: %s", ce.what, strerror(ce.err));
-	if (r <= 0) {
-		hs_log("started %s (pid %d)", s->args[0], (int)app_pid);
-		if (hs_chan.ctl >= 0)
-			channel_send('R', NULL, 0);
-	} else {
-		hs_log("cannot exec %s: %s", s->args[0], strerror(ce.err));
-	}
+	start(s, c, dst_out, dst_err);
 
 	sigset_t chld;
 	sigemptyset(&chld);
@@ -439,88 +322,8 @@ int app_run(const struct spec *s, const struct creds *c, uint64_t *nout, uint64_
 	if (sfd < 0)
 		hs_fail("signalfd: %s", strerror(errno));
 	ctl_alive = hs_chan.ctl >= 0;
+	event_loop(sfd);
 
-	for (;;) {
-		/* Reap first: SIGCHLD may have fired before signalfd existed. */
-		int st;
-		pid_t p;
-		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (p == app_pid && !app_exited) {
-				app_exited = 1;
-				app_status = st;
-				/* Like Docker: the container ends with its main process.
-				 * Their output already written stays in the pipes. */
-				kill(-1, SIGKILL);
-				if (!in.is_pty)
-					stdin_close();
-				if (slave_fd >= 0)
-					close(slave_fd);
-				slave_fd = -1;
-				hs_log("app exited (status 0x%x)", st);
-			}
-		}
-		if (app_exited && pump_done(&out_pump) && pump_done(&err_pump))
-			break;
-
-		struct pollfd pf[7];
-		struct pump *pumps[2] = {&out_pump, &err_pump};
-		int n = 0, idx_src[2] = {-1, -1}, idx_dst[2] = {-1, -1}, idx_ctl = -1, idx_in = -1;
-		pf[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
-		for (int i = 0; i < 2; i++) {
-			struct pump *pp = pumps[i];
-			if (pp->len) {
-				idx_dst[i] = n;
-				pf[n++] = (struct pollfd){.fd = pp->dst, .events = POLLOUT};
-			} else if (pp->src >= 0) {
-				idx_src[i] = n;
-				pf[n++] = (struct pollfd){.fd = pp->src, .events = POLLIN};
-			}
-		}
-		/* Stop reading ctl while much stdin is queued: back-pressure to
-		 * the host instead of unbounded memory. */
-		if (ctl_alive && (in.len < (1u << 20) || app_exited)) {
-			idx_ctl = n;
-			pf[n++] = (struct pollfd){.fd = hs_chan.ctl, .events = POLLIN};
-		}
-		if (in.fd >= 0 && in.len && !in.is_pty) {
-			idx_in = n;
-			pf[n++] = (struct pollfd){.fd = in.fd, .events = POLLOUT};
-		}
-		if (poll(pf, n, in.is_pty && in.len ? 50 : -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			hs_fail("poll: %s", strerror(errno));
-		}
-		if (pf[0].revents) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) > 0)
-				;
-		}
-		for (int i = 0; i < 2; i++) {
-			struct pump *pp = pumps[i];
-			if (idx_src[i] >= 0 && pf[idx_src[i]].revents)
-				pump_read(pp);
-			if (idx_dst[i] >= 0 && pf[idx_dst[i]].revents) {
-				if (pf[idx_dst[i]].revents & POLLOUT) {
-					pp->hups = 0;
-					pump_write(pp);
-				} else if (++pp->hups > 250) {
-					pp->len = 0; /* host gone for 5 s: drop, don't hang */
-				} else {
-					/* Not connected (yet?): a virtio port reports HUP
-					 * without blocking, so wait here rather than spin. */
-					nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
-				}
-			}
-			/* Opportunistic write right after a read saves a poll round. */
-			if (idx_src[i] >= 0 && pp->len)
-				pump_write(pp);
-		}
-		if (idx_ctl >= 0 && pf[idx_ctl].revents)
-			drain_ctl();
-		if (idx_in >= 0 || (in.is_pty && in.len))
-			stdin_flush();
-	}
 	close(sfd);
 	if (hs_chan.ctl < 0)
 		close(dst_out);

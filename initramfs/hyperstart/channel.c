@@ -1,30 +1,20 @@
-/* The host channel: virtio-serial ports found by name (PROTOCOL.md
- * "Channels"). Port numbering depends on device order, so we never assume
- * /dev/vport0p1 is anything in particular. */
+/* The host ports (channel.h): virtio-serial ports found by name (PROTOCOL.md
+ * "Channels", names in protocol.h). Port numbering depends on device order, so
+ * we never assume /dev/vport0p1 is anything in particular. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "hs.h"
+#include "channel.h"
+#include "log.h"
+#include "protocol.h"
+#include "util.h"
 
 struct channel hs_chan = {.ctl = -1, .out = -1, .err = -1};
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
-}
 
 /* Is there a virtio console/serial device (virtio device id 3)? Only then is
  * it worth waiting for ports: their names arrive from the host a little after
@@ -72,11 +62,11 @@ static void scan_ports(void)
 		fclose(f);
 		name[strcspn(name, "\n")] = 0;
 		int *slot = NULL, flags = O_WRONLY;
-		if (!strcmp(name, "org.hyperbuild.ctl"))
+		if (!strcmp(name, HS_PORT_CTL))
 			slot = &hs_chan.ctl, flags = O_RDWR;
-		else if (!strcmp(name, "org.hyperbuild.stdout"))
+		else if (!strcmp(name, HS_PORT_OUT))
 			slot = &hs_chan.out;
-		else if (!strcmp(name, "org.hyperbuild.stderr"))
+		else if (!strcmp(name, HS_PORT_ERR))
 			slot = &hs_chan.err;
 		if (!slot || *slot >= 0)
 			continue;
@@ -143,9 +133,10 @@ int channel_wait_host_for(long timeout_ms)
 
 int channel_send(char type, const void *payload, uint32_t len)
 {
-	unsigned char hdr[5] = {(unsigned char)type, len >> 24, len >> 16, len >> 8, len};
+	unsigned char hdr[FRAME_HEADER_BYTES];
+	frame_header_encode(hdr, type, len);
 	const unsigned char *parts[2] = {hdr, payload};
-	size_t lens[2] = {5, len};
+	size_t lens[2] = {sizeof hdr, len};
 	long deadline = now_ms() + 10000;
 	for (int i = 0; i < 2; i++) {
 		const unsigned char *p = parts[i];
@@ -191,18 +182,18 @@ int channel_fill(void)
 int channel_next(char *type, unsigned char **payload, uint32_t *len)
 {
 	static unsigned char *frame; /* the last frame, valid until the next call */
-	if (hs_chan.rlen < 5)
-		return 0;
 	unsigned char *b = hs_chan.rbuf;
-	uint32_t n = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
-	if (hs_chan.rlen - 5 < n)
+	const size_t h = FRAME_HEADER_BYTES;
+	char t;
+	uint32_t n;
+	if (!frame_header_decode(b, hs_chan.rlen, &t, &n) || hs_chan.rlen - h < n)
 		return 0;
-	*type = (char)b[0];
+	*type = t;
 	frame = xrealloc(frame, (size_t)n + 1);
-	memcpy(frame, b + 5, n);
+	memcpy(frame, b + h, n);
 	frame[n] = 0;
-	memmove(b, b + 5 + n, hs_chan.rlen - 5 - n);
-	hs_chan.rlen -= 5 + n;
+	memmove(b, b + h + n, hs_chan.rlen - h - n);
+	hs_chan.rlen -= h + n;
 	*payload = frame;
 	*len = n;
 	return 1;

@@ -2,6 +2,9 @@
 # Built with musl (Debian musl-tools) for a small static binary; plain glibc
 # `gcc -static` works too when musl-gcc is missing. Reproducible: no
 # timestamps in the code, build paths mapped away, no build-id.
+# Every .c directly in $(HS_DIR) is part of the binary (layers in PROTOCOL.md
+# "Boot sequence"); $(HS_DIR)/test/ holds host-only test drivers, compiled by
+# tests/hyperstart-spec-c.test.ts and never linked into HyperStart.
 HS_DIR := initramfs/hyperstart
 HS_OUT := $(HS_DIR)/out/hyperstart
 HS_SRCS := $(wildcard $(HS_DIR)/*.c)

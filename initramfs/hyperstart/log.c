@@ -1,15 +1,12 @@
 /* Diagnostics go to the serial console (our fd 2 is /dev/console): the host
  * shows it only with --verbose or on failure, and app output never goes there
- * when the control channel exists. */
-#include <errno.h>
+ * when the control channel exists. Fatal errors end in hs_die() (util.c),
+ * whose hook (main.c) tells the host and powers off. */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "hs.h"
+#include "log.h"
+#include "util.h"
 
 int hs_debug;
 
@@ -53,81 +50,5 @@ void hs_fail(const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	hs_console("error: %s", msg);
-	if (hs_chan.ctl >= 0) {
-		/* The host may not be connected yet; F would be dropped otherwise. */
-		if (channel_wait_host_for(10000) == 0)
-			channel_send('F', msg, strlen(msg));
-		/* Give the host the same courtesy as after X: a moment to read F. */
-		sleep(1);
-	} else {
-		hs_console("exit 125");
-	}
-	power_off();
-}
-
-void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		hs_fail("out of memory");
-	return p;
-}
-
-void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		hs_fail("out of memory");
-	return p;
-}
-
-char *xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	return memcpy(xmalloc(n), s, n);
-}
-
-int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		len -= w;
-	}
-	return 0;
-}
-
-int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-	if (n >= sizeof tmp) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -1;
-	struct stat st;
-	if (stat(tmp, &st) < 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
+	hs_die(msg);
 }

@@ -1,15 +1,36 @@
-/* HyperStart main sequence (PROTOCOL.md). Every step either succeeds or ends
- * in hs_fail(), which reports (F frame, or a console line) and powers off:
- * PID 1 must never simply exit, that would panic the kernel. */
+/* HyperStart main sequence (PROTOCOL.md "Boot sequence"). Every step either
+ * succeeds or ends in hs_fail(), whose fatal hook (report_failure, here)
+ * tells the host (F frame, or a console line) and powers off: PID 1 must
+ * never simply exit, that would panic the kernel. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "app.h"
+#include "channel.h"
 #include "hs.h"
+#include "log.h"
+#include "protocol.h"
+#include "user.h"
+#include "util.h"
+
+/* The fatal hook (util.h): F to the host when there is a control port. */
+static void report_failure(const char *msg)
+{
+	if (hs_chan.ctl >= 0) {
+		/* The host may not be connected yet; F would be dropped otherwise. */
+		if (channel_wait_host_for(10000) == 0)
+			channel_send(FRAME_FAIL, msg, strlen(msg));
+		/* Give the host the same courtesy as after X: a moment to read F. */
+		sleep(1);
+	} else {
+		hs_console("exit 125");
+	}
+	power_off();
+}
 
 static void read_cmdline(void)
 {
@@ -19,13 +40,6 @@ static void read_cmdline(void)
 	for (char *t = strtok(b.data, " \t\n"); t; t = strtok(NULL, " \t\n"))
 		if (!strcmp(t, "hyperstart.debug=1"))
 			hs_debug = 1;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* Wait for a frame of the given type for up to timeout_ms (-1: forever).
@@ -55,14 +69,67 @@ static unsigned char *wait_frame(char want, long timeout_ms, uint32_t *len)
 	}
 }
 
-static void put_be(unsigned char *p, uint64_t v, int n)
+/* Steps 1-6: API filesystems, the image spec, modules, ports, root disk, xattrs. */
+static void boot(struct spec *spec)
 {
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = v & 0xff;
+	mount_early();
+	read_cmdline();
+	hs_log("%s starting", HS_VERSION);
+
+	struct blob file;
+	if (read_file(HS_SPEC_FILE, &file) < 0)
+		hs_fail("read %s: %s", HS_SPEC_FILE, strerror(errno));
+	const char *err = spec_parse(spec, file.data, file.len);
+	if (err)
+		hs_fail("%s: %s", HS_SPEC_FILE, err);
+
+	/* Before anything that needs devices: virtio drivers may be modules. */
+	load_modules(spec);
+	mount_late();
+	/* As early as possible, so that later failures reach the host as F. */
+	channel_open();
+
+	if (spec->rootdisk_dev)
+		rootdisk_switch(spec->rootdisk_dev, spec->rootdisk_fstype);
+	apply_xattrs(spec);
+}
+
+/* Step 7: H, then the runtime spec from S replaces the image's runtime keys. */
+static void handshake(struct spec *spec)
+{
+	channel_wait_host();
+	if (channel_send(FRAME_HELLO, HS_VERSION, strlen(HS_VERSION)) < 0)
+		hs_fail("send H: %s", strerror(errno));
+	uint32_t len;
+	const char *err = NULL;
+	unsigned char *rs = wait_frame(FRAME_SPEC, -1, &len);
+	struct spec rt = {0};
+	if (!rs || (err = spec_parse(&rt, (const char *)rs, len)))
+		hs_fail("runtime spec: %s", rs ? err : "not received");
+	spec_take_runtime(spec, &rt);
+	hs_log("runtime spec received (%u bytes)", len);
+}
+
+/* Step 10: X, then wait for B (the host has all the output) before power off. */
+static void report_exit(int code, uint64_t nout, uint64_t nerr)
+{
+	hs_log("exit %d (stdout %llu bytes, stderr %llu bytes)", code,
+	       (unsigned long long)nout, (unsigned long long)nerr);
+	if (hs_chan.ctl >= 0) {
+		unsigned char x[EXIT_PAYLOAD_BYTES];
+		exit_payload_encode(x, (uint32_t)code, nout, nerr);
+		channel_send(FRAME_EXIT, x, sizeof x);
+		uint32_t len;
+		if (!wait_frame(FRAME_BYE, 10000, &len))
+			hs_console("no B from the host within 10 s; powering off");
+	} else {
+		hs_console("exit %d", code);
+	}
 }
 
 int main(void)
 {
+	hs_set_fatal(report_failure);
 	/* We are init: the kernel would drop default-action signals anyway;
 	 * block SIGCHLD so app.c can take it through a signalfd. */
 	sigset_t chld;
@@ -72,42 +139,12 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	umask(022);
 
-	mount_early();
-	read_cmdline();
-	hs_log("%s starting", HS_VERSION);
-
 	struct spec spec = {0};
-	struct blob file;
-	if (read_file(HS_SPEC_FILE, &file) < 0)
-		hs_fail("read %s: %s", HS_SPEC_FILE, strerror(errno));
-	const char *err = spec_parse(&spec, file.data, file.len);
-	if (err)
-		hs_fail("%s: %s", HS_SPEC_FILE, err);
-
-	/* Before anything that needs devices: virtio drivers may be modules. */
-	load_modules(&spec);
-	mount_late();
-	/* As early as possible, so that later failures reach the host as F. */
-	channel_open();
-
-	if (spec.rootdisk_dev)
-		rootdisk_switch(spec.rootdisk_dev, spec.rootdisk_fstype);
-	apply_xattrs(&spec);
-
-	if (hs_chan.ctl >= 0) {
-		channel_wait_host();
-		if (channel_send('H', HS_VERSION, strlen(HS_VERSION)) < 0)
-			hs_fail("send H: %s", strerror(errno));
-		uint32_t len;
-		unsigned char *rs = wait_frame('S', -1, &len);
-		struct spec rt = {0};
-		if (!rs || (err = spec_parse(&rt, (const char *)rs, len)))
-			hs_fail("runtime spec: %s", rs ? err : "not received");
-		spec_take_runtime(&spec, &rt);
-		hs_log("runtime spec received (%u bytes)", len);
-	} else {
+	boot(&spec);
+	if (hs_chan.ctl >= 0)
+		handshake(&spec);
+	else
 		hs_log("no control channel: using %s, output on the console", HS_SPEC_FILE);
-	}
 
 	set_hostname(spec.hostname);
 	net_setup(&spec);
@@ -117,20 +154,6 @@ int main(void)
 
 	uint64_t nout = 0, nerr = 0;
 	int code = app_run(&spec, &creds, &nout, &nerr);
-	hs_log("exit %d (stdout %llu bytes, stderr %llu bytes)", code,
-	       (unsigned long long)nout, (unsigned long long)nerr);
-
-	if (hs_chan.ctl >= 0) {
-		unsigned char x[20];
-		put_be(x, (uint32_t)code, 4);
-		put_be(x + 4, nout, 8);
-		put_be(x + 12, nerr, 8);
-		channel_send('X', x, sizeof x);
-		uint32_t len;
-		if (!wait_frame('B', 10000, &len))
-			hs_console("no B from the host within 10 s; powering off");
-	} else {
-		hs_console("exit %d", code);
-	}
+	report_exit(code, nout, nerr);
 	power_off();
 }

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "hs.h"
+#include "log.h"
+#include "util.h"
 
 void load_modules(const struct spec *s)
 {

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "hs.h"
+#include "log.h"
+#include "util.h"
 
 static void do_mount(const char *src, const char *dst, const char *type,
 		     unsigned long flags, const char *data)

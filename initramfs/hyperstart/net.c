@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "hs.h"
+#include "log.h"
+#include "util.h"
 
 static void set_sin(struct sockaddr *sa, in_addr_t a)
 {

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hs.h"
+#include "log.h"
+#include "user.h"
+#include "util.h"
 
 /* Parse a decimal id; returns 0 and sets *out, or -1 if s is not a number. */
 static int parse_id(const char *s, unsigned long *out)

@@ -5,6 +5,8 @@
 #include <sys/xattr.h>
 
 #include "hs.h"
+#include "log.h"
+#include "util.h"
 
 void apply_xattrs(const struct spec *s)
 {

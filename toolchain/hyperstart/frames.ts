@@ -1,16 +1,19 @@
 /**
  * Control frames on the control port (ports.ts) (initramfs/hyperstart/PROTOCOL.md):
- * `TYPE (1 byte) LEN (u32 BE) PAYLOAD`. Only this channel is ever parsed; the
- * app's stdout/stderr travel on their own ports as raw bytes.
+ * `TYPE (1 byte) LEN (u32 BE) PAYLOAD`, and the K, W and X payload layouts.
+ * Only this channel is ever parsed; the app's stdout/stderr travel on their
+ * own ports as raw bytes. The guest's mirror is initramfs/hyperstart/protocol.{h,c}.
  */
 export const FRAME_HEADER_BYTES = 5;
 /** No legitimate frame comes near this; a bigger LEN means the stream is corrupt. */
 export const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024;
 
-/** Guest → host. */
-export type GuestFrameType = 'H' | 'R' | 'X' | 'F';
-/** Host → guest. */
-export type HostFrameType = 'S' | 'K' | 'W' | 'I' | 'E' | 'B';
+/** Guest → host: hello, ready, exit, failure (protocol.h enum hs_frame_type). */
+export const GUEST_FRAME_TYPES = ['H', 'R', 'X', 'F'] as const;
+/** Host → guest: spec, kill, window size, input, EOF, bye. */
+export const HOST_FRAME_TYPES = ['S', 'K', 'W', 'I', 'E', 'B'] as const;
+export type GuestFrameType = (typeof GUEST_FRAME_TYPES)[number];
+export type HostFrameType = (typeof HOST_FRAME_TYPES)[number];
 
 export interface Frame {
   type: string;
@@ -25,19 +28,29 @@ export function encodeFrame(type: HostFrameType | GuestFrameType, payload: Buffe
   return Buffer.concat([header, payload]);
 }
 
-/** `K`: deliver signal N to the app's process group. */
-export function signalFrame(signal: number): Buffer {
+/** `K` payload: signal number, u32 BE. */
+export function encodeSignalPayload(signal: number): Buffer {
   const p = Buffer.alloc(4);
   p.writeUInt32BE(signal);
-  return encodeFrame('K', p);
+  return p;
+}
+
+/** `K`: deliver signal N to the app's process group. */
+export function signalFrame(signal: number): Buffer {
+  return encodeFrame('K', encodeSignalPayload(signal));
+}
+
+/** `W` payload: rows u16 BE, cols u16 BE (clamped to 0..65535). */
+export function encodeWindowSizePayload(rows: number, cols: number): Buffer {
+  const p = Buffer.alloc(4);
+  p.writeUInt16BE(Math.max(0, Math.min(0xffff, rows)), 0);
+  p.writeUInt16BE(Math.max(0, Math.min(0xffff, cols)), 2);
+  return p;
 }
 
 /** `W`: terminal size, tty mode only. */
 export function windowSizeFrame(rows: number, cols: number): Buffer {
-  const p = Buffer.alloc(4);
-  p.writeUInt16BE(Math.max(0, Math.min(0xffff, rows)), 0);
-  p.writeUInt16BE(Math.max(0, Math.min(0xffff, cols)), 2);
-  return encodeFrame('W', p);
+  return encodeFrame('W', encodeWindowSizePayload(rows, cols));
 }
 
 export interface ExitReport {

@@ -1,8 +1,16 @@
 /**
  * Encoder/decoder for HyperStart spec records (initramfs/hyperstart/PROTOCOL.md).
  * The build writes one into the initramfs; `boot` sends one over the control channel.
+ * The guest's parser is initramfs/hyperstart/spec.c (record framing and key
+ * names in protocol.{h,c}).
  */
 export const SPEC_HEADER = 'hyperstart-spec 1\n';
+
+/** The record keys (protocol.h SPEC_KEY_*); the guest ignores any other key. */
+export const SPEC_KEYS = {
+  arg: 'arg', env: 'env', workdir: 'workdir', user: 'user', hostname: 'hostname', tty: 'tty',
+  net: 'net', dns: 'dns', volume: 'volume', module: 'module', xattr: 'xattr', rootdisk: 'rootdisk',
+} as const;
 
 export interface NetworkSpec {
   /** `none`, or an interface address like `10.0.2.15/24` with a gateway. */
@@ -45,23 +53,24 @@ const nulJoin = (...parts: Buffer[]) => {
 };
 
 export function encodeSpec(spec: HyperStartSpec): Buffer {
+  const K = SPEC_KEYS;
   const out: Buffer[] = [Buffer.from(SPEC_HEADER)];
   const add = (key: string, value: Buffer) => out.push(...record(key, value));
-  for (const a of spec.args) add('arg', utf8(a));
-  for (const e of spec.env) add('env', utf8(e));
-  if (spec.workdir) add('workdir', utf8(spec.workdir));
-  if (spec.user) add('user', utf8(spec.user));
-  if (spec.hostname) add('hostname', utf8(spec.hostname));
-  if (spec.tty !== undefined) add('tty', utf8(spec.tty ? '1' : '0'));
+  for (const a of spec.args) add(K.arg, utf8(a));
+  for (const e of spec.env) add(K.env, utf8(e));
+  if (spec.workdir) add(K.workdir, utf8(spec.workdir));
+  if (spec.user) add(K.user, utf8(spec.user));
+  if (spec.hostname) add(K.hostname, utf8(spec.hostname));
+  if (spec.tty !== undefined) add(K.tty, utf8(spec.tty ? '1' : '0'));
   if (spec.network) {
     const n = spec.network;
-    add('net', utf8(n.mode === 'none' ? 'none' : `eth0 ${n.address} ${n.gateway}`));
-    for (const d of n.dns ?? []) add('dns', utf8(d));
+    add(K.net, utf8(n.mode === 'none' ? 'none' : `eth0 ${n.address} ${n.gateway}`));
+    for (const d of n.dns ?? []) add(K.dns, utf8(d));
   }
-  for (const v of spec.volumes ?? []) add('volume', nulJoin(utf8(v.tag), utf8(v.readOnly ? 'ro' : 'rw'), utf8(v.guestPath)));
-  for (const m of spec.modules ?? []) add('module', utf8(m));
-  for (const x of spec.xattrs ?? []) add('xattr', nulJoin(Buffer.from(x.path, 'latin1'), utf8(x.name), x.value));
-  if (spec.rootDisk) add('rootdisk', nulJoin(utf8(spec.rootDisk.device), utf8(spec.rootDisk.fsType)));
+  for (const v of spec.volumes ?? []) add(K.volume, nulJoin(utf8(v.tag), utf8(v.readOnly ? 'ro' : 'rw'), utf8(v.guestPath)));
+  for (const m of spec.modules ?? []) add(K.module, utf8(m));
+  for (const x of spec.xattrs ?? []) add(K.xattr, nulJoin(Buffer.from(x.path, 'latin1'), utf8(x.name), x.value));
+  if (spec.rootDisk) add(K.rootdisk, nulJoin(utf8(spec.rootDisk.device), utf8(spec.rootDisk.fsType)));
   return Buffer.concat(out);
 }
 

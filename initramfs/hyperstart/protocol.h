@@ -1,0 +1,85 @@
+/*
+ * The host<->guest protocol, guest side: every name, number and byte layout
+ * HyperStart shares with the host lives here (protocol.c holds the codecs).
+ * PROTOCOL.md is the specification; toolchain/hyperstart/protocol.ts is the
+ * host's mirror (ports.ts, frames.ts, spec.ts, version.ts). Change all three
+ * together and bump the version. No I/O, no allocation: pure byte layouts.
+ */
+#ifndef HYPERSTART_PROTOCOL_H
+#define HYPERSTART_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* version.ts HYPERSTART_VERSION; the H payload is HS_VERSION. */
+#define HS_PROTOCOL_VERSION "1"
+#define HS_VERSION "hyperstart " HS_PROTOCOL_VERSION
+
+/* Files in the initramfs (PROTOCOL.md "Files in the initramfs"). */
+#define HS_SPEC_FILE "/.hyperstart/spec"
+
+/* Virtio-serial port names (ports.ts PORT_NAMES). */
+#define HS_PORT_CTL "org.hyperbuild.ctl"
+#define HS_PORT_OUT "org.hyperbuild.stdout"
+#define HS_PORT_ERR "org.hyperbuild.stderr"
+
+/* Control frame types (frames.ts GuestFrameType / HostFrameType). */
+enum hs_frame_type {
+	/* guest -> host */
+	FRAME_HELLO = 'H',   /* version text */
+	FRAME_READY = 'R',   /* empty: execve succeeded */
+	FRAME_EXIT = 'X',    /* exit payload, below */
+	FRAME_FAIL = 'F',    /* UTF-8 message */
+	/* host -> guest */
+	FRAME_SPEC = 'S',    /* runtime spec records */
+	FRAME_KILL = 'K',    /* signal number, u32 BE */
+	FRAME_WINSIZE = 'W', /* rows u16 BE, cols u16 BE */
+	FRAME_INPUT = 'I',   /* stdin bytes */
+	FRAME_EOF = 'E',     /* empty: stdin EOF */
+	FRAME_BYE = 'B',     /* empty: output received, power off */
+};
+
+/* TYPE (1 byte) LEN (u32 BE) PAYLOAD (frames.ts FRAME_HEADER_BYTES). */
+#define FRAME_HEADER_BYTES 5
+void frame_header_encode(unsigned char out[FRAME_HEADER_BYTES], char type, uint32_t len);
+/* Returns 1 and sets *type and *len when buf holds a whole header, else 0. */
+int frame_header_decode(const unsigned char *buf, size_t avail, char *type, uint32_t *len);
+
+/* X: code u32, stdout bytes u64, stderr bytes u64, all BE (frames.ts encodeExitPayload). */
+#define EXIT_PAYLOAD_BYTES 20
+void exit_payload_encode(unsigned char out[EXIT_PAYLOAD_BYTES], uint32_t code,
+			 uint64_t nout, uint64_t nerr);
+/* K and W payloads (frames.ts signalFrame, windowSizeFrame): 0, or -1 when too short. */
+int kill_payload_decode(const unsigned char *p, uint32_t len, int *sig);
+int winsize_payload_decode(const unsigned char *p, uint32_t len,
+			   unsigned short *rows, unsigned short *cols);
+
+/* Spec records (PROTOCOL.md "Spec records", spec.ts): SPEC_HEADER, then
+ * `KEY SP LEN \n VALUE \n` with KEY in [a-z]+ and LEN decimal. */
+#define SPEC_HEADER "hyperstart-spec 1\n"
+#define SPEC_KEY_ARG "arg"
+#define SPEC_KEY_ENV "env"
+#define SPEC_KEY_WORKDIR "workdir"
+#define SPEC_KEY_USER "user"
+#define SPEC_KEY_HOSTNAME "hostname"
+#define SPEC_KEY_TTY "tty"
+#define SPEC_KEY_NET "net"
+#define SPEC_KEY_DNS "dns"
+#define SPEC_KEY_VOLUME "volume"
+#define SPEC_KEY_MODULE "module"
+#define SPEC_KEY_XATTR "xattr"
+#define SPEC_KEY_ROOTDISK "rootdisk"
+
+struct spec_record {
+	const char *key, *value; /* point into the buffer; value may hold any byte */
+	size_t klen, vlen;
+};
+/* Check the header; returns NULL and sets *pos past it, or an error message. */
+const char *spec_records_begin(const char *buf, size_t len, size_t *pos);
+/* The record at *pos: 1 (r filled, *pos advanced), 0 at the end, or -1 with *err set. */
+int spec_record_next(const char *buf, size_t len, size_t *pos, struct spec_record *r,
+		     const char **err);
+/* Does record r have key `name`? */
+int spec_record_is(const struct spec_record *r, const char *name);
+
+#endif
