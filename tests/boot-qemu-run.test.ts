@@ -10,6 +10,8 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundleFileList } from '../toolchain/bundle/manifest.ts';
+import { writeBundle } from '../toolchain/bundle/write-bundle.ts';
 import { makeTestBundle, type TestBundle } from './helpers/boot-bundle.ts';
 import { runOnPty } from './helpers/boot-pty.ts';
 
@@ -18,7 +20,7 @@ const WORK = mkdtempSync(join(tmpdir(), 'hyperbuild-boot-tests-'));
 const CLI = new URL('./helpers/boot-cli.ts', import.meta.url).pathname;
 const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 mkdirSync(WORK, { recursive: true });
-const bundle: TestBundle | undefined = haveQemu ? makeTestBundle({ dir: join(WORK, 'busybox-best'), kernel: 'best' }) : undefined;
+const bundle: TestBundle | undefined = haveQemu ? await makeTestBundle({ dir: join(WORK, 'busybox-best'), kernel: 'best' }) : undefined;
 const hasNinePee = bundle?.kernel.kind === 'hyperkernel';
 
 /**
@@ -111,7 +113,7 @@ when(ok, '-v on a kernel without 9p: QEMU takes the share, HyperStart reports th
 });
 
 when(ok, 'microvm: the PVH vmlinux boots on -M microvm (with tsc_early_khz under TCG)', async () => {
-  const micro = makeTestBundle({ dir: join(WORK, 'busybox-cloud-vmlinux'), kernel: 'cloud-vmlinux' })!;
+  const micro = (await makeTestBundle({ dir: join(WORK, 'busybox-cloud-vmlinux'), kernel: 'cloud-vmlinux' }))!;
   const r = await boot([...tcg, '--json', '--verbose', micro.dir, '--', 'sh', '-c', 'echo on microvm; exit 5']);
   assert.is(r.code, 5, r.stderr.slice(-2000));
   assert.ok(r.stdout.startsWith('on microvm\n'));
@@ -226,10 +228,9 @@ when(ok, 'SIGINT is forwarded to the app (trap runs, its exit code wins)', async
 when(ok, 'a guest kernel panic → 125 with the last console lines', async () => {
   // The HyperKernel has no sysrq; an init that does not exist panics every kernel.
   const broken = join(WORK, 'panics');
-  execFileSync('cp', ['-r', bundle!.dir, broken]);
-  const manifestPath = join(broken, 'bundle.json');
-  const m = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  writeFileSync(manifestPath, JSON.stringify({ ...m, cmdline: 'rdinit=/no/such/init init=/no/such/init panic=-1' }));
+  const m = bundle!.manifest;
+  const files = bundleFileList(m).map((f) => ({ name: f.name, from: join(bundle!.dir, f.name) }));
+  await writeBundle(broken, files, { ...m, cmdline: 'rdinit=/no/such/init init=/no/such/init panic=-1' }, 'bundle');
   const r = await boot([...tcg, broken]);
   assert.is(r.code, 125, r.stderr);
   assert.match(r.stderr, /the VM stopped before the app exited/);

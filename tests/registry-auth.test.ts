@@ -34,7 +34,7 @@ let image: OciLayoutInfo;
 
 test.before(async () => {
   work = tempDir('registry-auth');
-  bundle = makeBundleDir(join(work, 'bundle'));
+  bundle = await makeBundleDir(join(work, 'bundle'));
   image = makeOciLayout(join(work, 'layout'));
   basic = await startRegistry({ kind: 'htpasswd', users: USERS });
   tls = await startRegistry({ kind: 'tls' });

@@ -8,11 +8,14 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { sha256Digest } from '../toolchain/digest/digest.ts';
 import { BadInputError } from '../toolchain/errors/errors.ts';
 import { parseManifest } from '../toolchain/image/manifest.ts';
 import { parsePlatform, platformMatches } from '../toolchain/image/platform.ts';
 import { selectPlatform } from '../toolchain/image/platform-select.ts';
-import { bundleFiles, bundleManifest, readBundleArtifact } from '../toolchain/registry/bundle-artifact.ts';
+import { artifactManifest, bundleArtifact, checkArtifactLayers, isBundleArtifact } from '../toolchain/bundle/oci-artifact.ts';
+import { openBundle } from '../toolchain/bundle/open-bundle.ts';
+import { parseBundleManifest } from '../toolchain/bundle/parse-manifest.ts';
 import { mapLimit } from '../toolchain/registry/concurrency.ts';
 import { credentialKey, eraseCredentials, lookupCredentials, storeCredentials } from '../toolchain/registry/docker-config.ts';
 import { formatReference, isLoopbackRegistry, parseReference, registryEndpoint } from '../toolchain/registry/reference.ts';
@@ -115,22 +118,30 @@ test('manifests: OCI and Docker schema 2 parse; schema 1, junk and bad descripto
 test('bundle artifact: deterministic manifest; created comes from the bundle, not the clock', async () => {
   const dir = tempDir('units-bundle');
   try {
-    const b = makeBundleDir(join(dir, 'b'), { rootfsSize: 1000 });
-    const one = await readBundleArtifact(b.dir);
-    const two = await readBundleArtifact(b.dir);
+    const b = await makeBundleDir(join(dir, 'b'), { rootfsSize: 1000 });
+    const one = bundleArtifact(await openBundle(b.dir, { verify: 'full' }));
+    const two = bundleArtifact(await openBundle(b.dir, { verify: 'full' }));
     assert.is(one.manifestDigest, two.manifestDigest);
+    assert.is(one.configDigest, sha256Digest(b.bundleJson));
+    assert.equal(one.files.map((f) => [f.role, f.path]), [['kernel', join(b.dir, 'vmlinux')], ['initramfs', join(b.dir, 'initramfs.cpio.gz')], ['rootfs', join(b.dir, 'rootfs.ext4')]]);
     const manifest = JSON.parse(one.manifestBytes.toString());
     assert.is(manifest.annotations['org.opencontainers.image.created'], '2023-11-14T22:13:20Z');
     assert.equal(
       manifest.layers.map((l: { mediaType: string }) => l.mediaType),
       ['application/vnd.hyperbuild.kernel.v1', 'application/vnd.hyperbuild.initramfs.v1.cpio+gzip', 'application/vnd.hyperbuild.rootfs.v1.ext4'],
     );
-    const { bundle, files } = bundleFiles({ ...b.bundle, sourceDateEpoch: undefined, initramfs: { ...b.bundle.initramfs, compression: 'none' } }, 'x');
-    const noEpoch = JSON.parse(bundleManifest(bundle, b.bundleJson, files).toString());
+    assert.equal(manifest.layers.map((l: { annotations: Record<string, string> }) => l.annotations['org.opencontainers.image.title']), ['vmlinux', 'initramfs.cpio.gz', 'rootfs.ext4']);
+    const { sourceDateEpoch: _drop, ...noEpochJson } = { ...b.bundle, initramfs: { ...b.bundle.initramfs, compression: 'none' } };
+    void _drop;
+    const noEpoch = JSON.parse(artifactManifest(parseBundleManifest(noEpochJson, 'x'), b.bundleJson).toString());
     assert.is(noEpoch.annotations['org.opencontainers.image.created'], undefined);
     assert.is(noEpoch.layers[1].mediaType, 'application/vnd.hyperbuild.initramfs.v1.cpio');
-    assert.throws(() => bundleFiles({ ...b.bundle, kernel: { ...b.bundle.kernel, name: '../evil' } }, 'x'), /not a plain file name/);
-    assert.throws(() => bundleFiles({ ...b.bundle, mediaType: 'other' }, 'x'), /not a version 1 hyperbuild bundle.json/);
+    // Pull's check: the layers are exactly the files bundle.json names.
+    assert.ok(isBundleArtifact(manifest));
+    assert.not.ok(isBundleArtifact({ ...manifest, artifactType: undefined, config: { ...manifest.config, mediaType: 'application/vnd.oci.image.config.v1+json' } }));
+    checkArtifactLayers(manifest, one.bundle, 'r');
+    assert.throws(() => checkArtifactLayers({ ...manifest, layers: manifest.layers.slice(0, 2) }, one.bundle, 'r'), /bundle.json names rootfs rootfs.ext4 \(sha256:[0-9a-f]{64}\) but the manifest has no such layer/);
+    assert.throws(() => checkArtifactLayers({ ...manifest, layers: [...manifest.layers, manifest.layers[0]] }, one.bundle, 'r'), /the manifest has 4 layers but bundle.json names 3 files/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

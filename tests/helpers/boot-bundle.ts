@@ -2,7 +2,8 @@
  * A bootable busybox bundle for boot tests, made without the image builder:
  * Debian's static busybox + applet links, /.hyperstart/init (the real HyperStart,
  * `make hyperstart`), /.hyperstart/spec, modules for a modular
- * kernel, packed as a gzip'd newc cpio, plus a bundle.json per the schema.
+ * kernel, packed as a gzip'd newc cpio, written with its bundle.json by the
+ * bundle writer.
  *
  * Kernels, best first: the HyperKernel in the cache (PVH vmlinux, virtio built
  * in), else the Debian cloud kernel (modular: virtio modules packed in), either
@@ -12,6 +13,8 @@ import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest, type ImageRuntimeConfig } from '../../toolchain/bundle/manifest.ts';
+import { readBundleManifest } from '../../toolchain/bundle/open-bundle.ts';
+import { writeBundle } from '../../toolchain/bundle/write-bundle.ts';
 import { sha256Digest } from '../../toolchain/digest/digest.ts';
 import { encodeSpec } from '../../toolchain/hyperstart/spec.ts';
 import { resolveKernel } from '../../toolchain/kernel/resolve-kernel.ts';
@@ -94,18 +97,19 @@ function busybox(): string {
   throw new Error('busybox-static is not installed');
 }
 
-/** Build (or reuse, when bundle.json exists) a test bundle in opts.dir. */
-export function makeTestBundle(opts: TestBundleOptions): TestBundle | undefined {
+/** Build (or reuse, when a bundle is there) a test bundle in opts.dir, through the bundle writer. */
+export async function makeTestBundle(opts: TestBundleOptions): Promise<TestBundle | undefined> {
   const work = join(opts.dir, '..');
   const kernel = chooseKernel(opts.kernel ?? 'best', work);
   if (!kernel) return undefined;
   if (!existsSync(REAL_HYPERSTART)) throw new Error(`${REAL_HYPERSTART} is missing: run \`make hyperstart\``);
-  const manifestPath = join(opts.dir, 'bundle.json');
-  if (existsSync(manifestPath)) {
-    return { dir: opts.dir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as BundleManifest, kernel };
-  }
+  const existing = await readBundleManifest(opts.dir).catch(() => undefined);
+  if (existing) return { dir: opts.dir, manifest: existing.manifest, kernel };
   rmSync(opts.dir, { recursive: true, force: true });
-  const root = join(opts.dir, '.root');
+  // Files are made in a staging directory beside the bundle, then written by the bundle writer.
+  const stage = `${opts.dir}.stage`;
+  rmSync(stage, { recursive: true, force: true });
+  const root = join(stage, '.root');
   mkdirSync(join(root, 'bin'), { recursive: true });
   for (const d of ['etc', 'tmp', 'root', 'home/user', 'www', 'proc', 'sys', 'dev', '.hyperstart']) mkdirSync(join(root, d), { recursive: true });
   copyFileSync(busybox(), join(root, 'bin/busybox'));
@@ -145,15 +149,15 @@ export function makeTestBundle(opts: TestBundleOptions): TestBundle | undefined 
     user: image.user || undefined, modules,
   }));
 
-  const initramfs = join(opts.dir, 'initramfs.cpio.gz');
+  const initramfs = join(stage, 'initramfs.cpio.gz');
   execSync(`find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -1 > ${JSON.stringify(initramfs)}`, { cwd: root, shell: '/bin/bash' });
   const uncompressedSize = Number(execSync(`gzip -dc ${JSON.stringify(initramfs)} | wc -c`, { encoding: 'utf8' }).trim());
   const kernelName = kernel.format === 'vmlinux' ? 'vmlinux' : 'bzImage';
-  copyFileSync(kernel.path, join(opts.dir, kernelName));
+  copyFileSync(kernel.path, join(stage, kernelName));
   rmSync(root, { recursive: true, force: true });
 
   const file = (name: string) => {
-    const data = readFileSync(join(opts.dir, name));
+    const data = readFileSync(join(stage, name));
     return { name, digest: sha256Digest(data), size: data.length };
   };
   const manifest: BundleManifest = {
@@ -168,6 +172,7 @@ export function makeTestBundle(opts: TestBundleOptions): TestBundle | undefined 
     rootfsBytes: uncompressedSize,
     buildKey: sha256Digest('test bundle'),
   };
-  writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeBundle(opts.dir, [kernelName, 'initramfs.cpio.gz'].map((name) => ({ name, from: join(stage, name) })), manifest, 'bundle');
+  rmSync(stage, { recursive: true, force: true });
   return { dir: opts.dir, manifest, kernel };
 }

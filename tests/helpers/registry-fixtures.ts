@@ -1,20 +1,20 @@
 /**
  * Test inputs for registry tests: a tiny OCI image layout (one gzip'd tar
  * layer, config, manifest, optional multi-platform index) that skopeo can
- * copy into a registry, and a fake-but-consistent bundle directory.
+ * copy into a registry, and a fake-but-consistent bundle directory (made by
+ * the bundle writer).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest } from '../../toolchain/bundle/manifest.ts';
+import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, bundleFileList, type BundleManifest } from '../../toolchain/bundle/manifest.ts';
+import { writeBundle } from '../../toolchain/bundle/write-bundle.ts';
 import { sha256Digest } from '../../toolchain/digest/digest.ts';
+import { tempDir } from './places.ts';
 
-export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `hb-${prefix}-`));
-}
+export { tempDir };
 
 /** Deterministic pseudo-random bytes, so fixtures are stable between runs. */
 export function seededBytes(seed: string, size: number): Buffer {
@@ -113,16 +113,16 @@ export interface BundleInfo {
 
 /**
  * A bundle directory whose bundle.json matches its files (digests and
- * sizes), not bootable. `rootfsSize` adds an ext4-typed rootfs file.
+ * sizes), not bootable, made by the bundle writer. `rootfsSize` adds an
+ * ext4-typed rootfs file.
  */
-export function makeBundleDir(dir: string, opts: { seed?: string; kernelSize?: number; rootfsSize?: number; sourceDateEpoch?: number } = {}): BundleInfo {
+export async function makeBundleDir(dir: string, opts: { seed?: string; kernelSize?: number; rootfsSize?: number; sourceDateEpoch?: number } = {}): Promise<BundleInfo> {
   const seed = opts.seed ?? 'bundle';
-  mkdirSync(dir, { recursive: true });
-  const kernel = seededBytes(`${seed}-kernel`, opts.kernelSize ?? 300_000);
-  const initramfs = gzipSync(seededBytes(`${seed}-initramfs`, 50_000));
-  writeFileSync(join(dir, 'vmlinux'), kernel);
-  writeFileSync(join(dir, 'initramfs.cpio.gz'), initramfs);
-  const file = (name: string, bytes: Buffer) => ({ name, digest: sha256Digest(bytes), size: bytes.length });
+  const src = tempDir('bundle-src');
+  const file = (name: string, bytes: Buffer) => {
+    writeFileSync(join(src, name), bytes);
+    return { name, digest: sha256Digest(bytes), size: bytes.length };
+  };
   const bundle: BundleManifest = {
     schemaVersion: BUNDLE_SCHEMA_VERSION,
     mediaType: BUNDLE_MEDIA_TYPE,
@@ -133,20 +133,20 @@ export function makeBundleDir(dir: string, opts: { seed?: string; kernelSize?: n
       platform: 'linux/amd64',
     },
     image: { entrypoint: [], cmd: ['/bin/sh'], env: ['PATH=/bin'], workingDir: '/', user: '', exposedPorts: [], volumes: [], labels: {} },
-    kernel: { ...file('vmlinux', kernel), kind: 'hyperkernel', release: '6.1.0-hyper', format: 'vmlinux', pvh: true, modular: false },
-    initramfs: { ...file('initramfs.cpio.gz', initramfs), compression: 'gzip', uncompressedSize: 50_000 },
+    kernel: { ...file('vmlinux', seededBytes(`${seed}-kernel`, opts.kernelSize ?? 300_000)), kind: 'hyperkernel', release: '6.1.0-hyper', format: 'vmlinux', pvh: true, modular: false },
+    initramfs: { ...file('initramfs.cpio.gz', gzipSync(seededBytes(`${seed}-initramfs`, 50_000))), compression: 'gzip', uncompressedSize: 50_000 },
     cmdline: 'console=hvc0 quiet',
     hyperstart: { version: '1', digest: sha256Digest('hyperstart') },
     rootfsBytes: 50_000,
     sourceDateEpoch: opts.sourceDateEpoch ?? 1_700_000_000,
     buildKey: sha256Digest(`${seed}-build-key`),
   };
-  if (opts.rootfsSize) {
-    const rootfs = seededBytes(`${seed}-rootfs`, opts.rootfsSize);
-    writeFileSync(join(dir, 'rootfs.ext4'), rootfs);
-    bundle.rootfs = { ...file('rootfs.ext4', rootfs), type: 'ext4' };
-  }
+  if (opts.rootfsSize) bundle.rootfs = { ...file('rootfs.ext4', seededBytes(`${seed}-rootfs`, opts.rootfsSize)), type: 'ext4' };
   const bundleJson = Buffer.from(`${JSON.stringify(bundle, null, 2)}\n`);
-  writeFileSync(join(dir, 'bundle.json'), bundleJson);
+  try {
+    await writeBundle(dir, bundleFileList(bundle).map((f) => ({ name: f.name, from: join(src, f.name) })), bundleJson, 'bundle');
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+  }
   return { dir, bundle, bundleJson };
 }

@@ -85,12 +85,19 @@ export class ManifestObject {
   }
 
   strings(key: string): string[] {
-    return this.value(key, 'a list of strings', (v): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string'));
+    const list = this.value(key, 'a list of strings', (v): v is unknown[] => Array.isArray(v));
+    list.forEach((s, i) => {
+      if (typeof s !== 'string') this.fail(`${key}[${i}]`, `must be a string, not ${describeValue(s)}`);
+    });
+    return [...(list as string[])];
   }
 
   stringMap(key: string): Record<string, string> {
-    const ok = (v: unknown): v is Record<string, string> => isRecord(v) && Object.values(v).every((s) => typeof s === 'string');
-    return { ...this.value(key, 'an object of strings', ok) };
+    const map = this.value(key, 'an object of strings', isRecord);
+    for (const [k, s] of Object.entries(map)) {
+      if (typeof s !== 'string') this.fail(`${key}[${JSON.stringify(k.slice(0, 80))}]`, `must be a string, not ${describeValue(s)}`);
+    }
+    return { ...(map as Record<string, string>) };
   }
 
   object(key: string): ManifestObject {

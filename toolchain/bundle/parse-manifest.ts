@@ -6,14 +6,23 @@
  * only checked fields; unknown ones are dropped, not passed on.
  */
 import { BadInputError } from '../errors/errors.ts';
-import { isRecord, parseJsonObject } from '../image/json-document.ts';
+import { isRecord, MAX_MANIFEST_BYTES } from '../image/json-document.ts';
 import {
   BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, bundleFileList, COMPRESSIONS, KERNEL_FORMATS, KERNEL_KINDS, ROOTFS_TYPES,
   type BundleFile, type BundleKernel, type BundleManifest, type ImageRuntimeConfig,
 } from './manifest.ts';
-import { MANIFEST_HINT, ManifestObject } from './manifest-fields.ts';
+import { describeValue, MANIFEST_HINT, ManifestObject } from './manifest-fields.ts';
 
 const NEWER_HINT = 'a newer hyperbuild may be needed to read this bundle';
+
+function parseJson(bytes: Buffer, label: string): unknown {
+  if (bytes.length > MAX_MANIFEST_BYTES) throw new BadInputError(`${label} is ${bytes.length} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`, { hint: MANIFEST_HINT });
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new BadInputError(`${label} is not valid JSON: ${(err as Error).message}`, { hint: MANIFEST_HINT });
+  }
+}
 
 function file(o: ManifestObject): BundleFile {
   return { name: o.fileName('name'), digest: o.digest('digest'), size: o.count('size') };
@@ -54,9 +63,9 @@ function image(o: ManifestObject): ImageRuntimeConfig {
 
 function checkVersion(top: ManifestObject): void {
   const version = top.rec.schemaVersion;
-  if (version !== BUNDLE_SCHEMA_VERSION) top.fail('schemaVersion', version === undefined ? 'is missing' : `must be ${BUNDLE_SCHEMA_VERSION}, not ${JSON.stringify(version)?.slice(0, 80)}`, NEWER_HINT);
+  if (version !== BUNDLE_SCHEMA_VERSION) top.fail('schemaVersion', version === undefined ? 'is missing' : `must be ${BUNDLE_SCHEMA_VERSION}, not ${describeValue(version)}`, NEWER_HINT);
   const mediaType = top.rec.mediaType;
-  if (mediaType !== BUNDLE_MEDIA_TYPE) top.fail('mediaType', mediaType === undefined ? 'is missing' : `must be ${BUNDLE_MEDIA_TYPE}, not ${JSON.stringify(mediaType)?.slice(0, 80)}`, NEWER_HINT);
+  if (mediaType !== BUNDLE_MEDIA_TYPE) top.fail('mediaType', mediaType === undefined ? 'is missing' : `must be ${BUNDLE_MEDIA_TYPE}, not ${describeValue(mediaType)}`, NEWER_HINT);
 }
 
 function checkDistinctNames(m: BundleManifest, label: string): void {
@@ -95,7 +104,7 @@ function manifestFrom(top: ManifestObject): BundleManifest {
  * names it in errors (`out/app/bundle.json`, `bundle.json of REF`).
  */
 export function parseBundleManifest(input: Uint8Array | string | Record<string, unknown>, label: string): BundleManifest {
-  const json = typeof input === 'string' || input instanceof Uint8Array ? parseJsonObject(Buffer.from(input), label) : input;
+  const json = typeof input === 'string' || input instanceof Uint8Array ? parseJson(Buffer.from(input), label) : input;
   if (!isRecord(json)) throw new BadInputError(`${label} is not a JSON object`, { hint: MANIFEST_HINT });
   const top = new ManifestObject(label, json);
   checkVersion(top);

@@ -1,7 +1,7 @@
 /**
  * Media types of the OCI image spec and Docker's image manifest v2: the one
  * list for every reader of images (layouts, archives, the registry client).
- * hyperbuild's own bundle artifact types live in registry/media-types.ts.
+ * hyperbuild's own bundle artifact types live in bundle/oci-artifact.ts.
  */
 export const MediaType = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',

@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import { sha256Digest } from '../digest/digest.ts';
 import { formatPlatform, type Platform } from '../image/platform.ts';
 import {
-  BUNDLE_MANIFEST_NAME,
   BUNDLE_MEDIA_TYPE,
+  BUNDLE_SCHEMA_VERSION,
   INITRAMFS_FILE_NAMES,
   KERNEL_FILE_NAME,
   type BundleManifest,
   type Compression,
 } from '../bundle/manifest.ts';
 import { writeBundle } from '../bundle/write-bundle.ts';
+import { readBundleManifest, verifyBundleFiles } from '../bundle/open-bundle.ts';
 import { DigestMemo } from '../cache/digest-memo.ts';
 import { writeFileAtomic, writeStreamAtomic } from '../fs/atomic.ts';
 import { compress } from '../compress/compress.ts';
@@ -105,14 +106,16 @@ async function cachedInitramfs(cacheDir: string, key: string, memo: DigestMemo):
   }
 }
 
-/** Up to date: same build key, and every file still has the digest bundle.json records. */
+/**
+ * Up to date: bundle.json parses, has the same build key, and every file still
+ * has its recorded size and digest (through the digest memo: a few stats).
+ * Anything else, including no bundle at all, means build.
+ */
 async function bundleIsCurrent(outDir: string, key: string, memo: DigestMemo): Promise<BundleManifest | undefined> {
   try {
-    const manifest = JSON.parse(await readFile(join(outDir, BUNDLE_MANIFEST_NAME), 'utf8')) as BundleManifest;
+    const { manifest } = await readBundleManifest(outDir);
     if (manifest.buildKey !== key) return undefined;
-    for (const f of [manifest.kernel, manifest.initramfs, ...(manifest.rootfs ? [manifest.rootfs] : [])]) {
-      if ((await memo.digest(join(outDir, f.name))).digest !== f.digest) return undefined;
-    }
+    await verifyBundleFiles(outDir, manifest, { verify: 'memo', memo });
     return manifest;
   } catch {
     return undefined;
@@ -170,7 +173,7 @@ async function buildRootfsArtifacts(ctx: BuildContext, report: (line: string) =>
 function bundleManifest(ctx: BuildContext): BundleManifest {
   const { opts, image, kernel, initramfs, hyperstart } = ctx as Required<BuildContext>;
   return {
-    schemaVersion: 1,
+    schemaVersion: BUNDLE_SCHEMA_VERSION,
     mediaType: BUNDLE_MEDIA_TYPE,
     source: {
       reference: opts.reference,

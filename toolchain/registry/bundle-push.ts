@@ -1,8 +1,9 @@
+import { bundleArtifact } from '../bundle/oci-artifact.ts';
+import { openBundle } from '../bundle/open-bundle.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { MediaType } from '../image/media-types.ts';
 import type { BlobSource, UploadOutcome } from './blob-upload.ts';
 import { pushBlob } from './blob-upload.ts';
-import { readBundleArtifact } from './bundle-artifact.ts';
 import type { RegistryOptions } from './client.ts';
 import { RegistryClient } from './client.ts';
 import { mapLimit } from './concurrency.ts';
@@ -11,9 +12,9 @@ import { lookupOrigin } from './origin-record.ts';
 import { formatReference, parseReference } from './reference.ts';
 
 /**
- * `hyperbuild push`: verify the bundle against its bundle.json, send the
- * blobs the registry lacks, then the manifest. The manifest goes last so a
- * tag never points at an artifact with missing blobs.
+ * `hyperbuild push`: open the bundle (every file verified, before any network
+ * use), send the blobs the registry lacks, then the manifest. The manifest
+ * goes last so a tag never points at an artifact with missing blobs.
  */
 export interface PushBundleOptions extends RegistryOptions {
   /** Cache with origin records of pulled bundles (enables automatic mounts). */
@@ -37,7 +38,7 @@ export interface PushResult {
 
 export async function pushBundle(dir: string, ref: string, opts: PushBundleOptions = {}): Promise<PushResult> {
   const target = parseReference(ref);
-  const artifact = await readBundleArtifact(dir);
+  const artifact = bundleArtifact(await openBundle(dir, { verify: 'full' }));
   if (target.digest && target.digest !== artifact.manifestDigest) {
     throw new BadInputError(`cannot push ${dir} as ${ref}: its manifest digest is ${artifact.manifestDigest}`, { hint: 'push to a tag, or to the digest the bundle actually has' });
   }

@@ -1,9 +1,9 @@
+import { isBundleArtifact } from '../bundle/oci-artifact.ts';
+import { parseBundleManifest } from '../bundle/parse-manifest.ts';
 import { BlobStore } from '../cache/blob-store.ts';
 import { Annotation } from '../image/annotations.ts';
 import { isImageConfigType } from '../image/media-types.ts';
 import { formatPlatform } from '../image/platform.ts';
-import { bundleFiles } from './bundle-artifact.ts';
-import { isBundleManifest } from './bundle-pull.ts';
 import type { RegistryOptions } from './client.ts';
 import { RegistryClient } from './client.ts';
 import { fetchJsonBlob } from './json-blob.ts';
@@ -70,14 +70,14 @@ export async function inspectReference(ref: string, opts: RegistryOptions & { ca
     });
     const common = { ...base, artifactType: manifest.artifactType, annotations: manifest.annotations, config: blob(manifest.config), layers: manifest.layers.map(blob) };
     const store = new BlobStore(opts.cacheDir);
-    if (isBundleManifest(manifest)) {
+    if (isBundleArtifact(manifest)) {
       const config = await fetchJsonBlob(client, store, parsed.repository, manifest.config, `bundle.json of ${name}`);
-      const { bundle } = bundleFiles(config.json, `bundle.json of ${name}`);
+      const bundle = parseBundleManifest(config.bytes, `bundle.json of ${name}`);
       return {
         ...common,
         kind: 'bundle',
         bundle: {
-          source: { reference: bundle.source?.reference, manifestDigest: bundle.source?.manifestDigest, platform: bundle.source?.platform },
+          source: { reference: bundle.source.reference, manifestDigest: bundle.source.manifestDigest, platform: bundle.source.platform },
           kernel: { name: bundle.kernel.name, release: bundle.kernel.release, format: bundle.kernel.format, size: bundle.kernel.size },
           initramfs: { name: bundle.initramfs.name, compression: bundle.initramfs.compression, size: bundle.initramfs.size },
           rootfs: bundle.rootfs ? { name: bundle.rootfs.name, type: bundle.rootfs.type, size: bundle.rootfs.size } : undefined,

@@ -8,7 +8,7 @@ import type { RegistryOptions } from './client.ts';
 import { RegistryClient } from './client.ts';
 import { mapLimit } from './concurrency.ts';
 import { fetchJsonBlob } from './json-blob.ts';
-import { BUNDLE_ARTIFACT_TYPE, BUNDLE_CONFIG } from './media-types.ts';
+import { isBundleArtifact } from '../bundle/oci-artifact.ts';
 import { formatReference, manifestReference, parseReference } from './reference.ts';
 import { resolveImage } from './resolve-image.ts';
 
@@ -56,7 +56,7 @@ export async function pullImage(ref: string, opts: PullImageOptions): Promise<Pu
     const name = formatReference(parsed);
     const { top, image } = await resolveImage(client, parsed.repository, manifestReference(parsed), platform);
     const manifest = image.manifest;
-    if (manifest.artifactType === BUNDLE_ARTIFACT_TYPE || manifest.config.mediaType === BUNDLE_CONFIG) {
+    if (isBundleArtifact(manifest)) {
       throw new BadInputError(`${name} is a hyperbuild bundle, not a container image`, { hint: `fetch it with 'hyperbuild pull ${ref} -o DIR'` });
     }
     if (!isImageConfigType(manifest.config.mediaType)) {
