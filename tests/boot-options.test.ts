@@ -9,7 +9,9 @@ import { parseDurationMs } from '../toolchain/boot/duration.ts';
 import { mergeEnv, parseEnvEntry, readEnvFile } from '../toolchain/boot/env-options.ts';
 import { defaultMemoryMiB, parseMemory } from '../toolchain/boot/memory.ts';
 import { assertNoDuplicateHostPorts, assertPortFree, parsePublish } from '../toolchain/boot/publish.ts';
-import { buildRuntimeSpec, USER_NETWORK, type RuntimeOverrides } from '../toolchain/boot/runtime-spec.ts';
+import { buildRuntimeSpec as buildSpec, type RuntimeOverrides } from '../toolchain/boot/runtime-spec.ts';
+import { QEMU_CAPABILITIES, QEMU_USER_NETWORK } from '../toolchain/boot/backends/qemu.ts';
+import { guestNetwork } from '../toolchain/boot/capabilities.ts';
 import { parseVolume } from '../toolchain/boot/volume.ts';
 import { BadInputError, HyperbuildError } from '../toolchain/errors/errors.ts';
 
@@ -76,6 +78,8 @@ const image: ImageRuntimeConfig = {
   entrypoint: ['/entry'], cmd: ['--default'], env: ['PATH=/img/bin', 'A=image'], workingDir: '/srv', user: 'nobody',
   exposedPorts: [], volumes: [], labels: {},
 };
+/** The spec as boot builds it for the QEMU backend: the guest's addresses are the backend's. */
+const buildRuntimeSpec = (img: ImageRuntimeConfig, o: RuntimeOverrides) => buildSpec(img, o, guestNetwork(QEMU_CAPABILITIES, o.network));
 const none: RuntimeOverrides = { args: [], envFiles: [], env: [], tty: false, network: 'user', volumes: [] };
 
 test('runtime spec: image defaults, like docker run', () => {
@@ -84,7 +88,8 @@ test('runtime spec: image defaults, like docker run', () => {
   assert.equal(s.env, ['PATH=/img/bin', 'A=image']);
   assert.is(s.workdir, '/srv');
   assert.is(s.user, 'nobody');
-  assert.equal(s.network, USER_NETWORK);
+  assert.equal(s.network, QEMU_USER_NETWORK);
+  assert.equal(s.network?.address, '10.0.2.15/24');
   assert.equal(s.network?.dns, ['10.0.2.3']);
   assert.is(s.tty, false);
 });

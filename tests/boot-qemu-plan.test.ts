@@ -4,7 +4,7 @@ import type { BundleManifest } from '../toolchain/bundle/manifest.ts';
 import { chooseAccel, type AccelProbe } from '../toolchain/boot/accel.ts';
 import type { LaunchRequest } from '../toolchain/boot/hypervisor.ts';
 import { composeCmdline } from '../toolchain/boot/kernel-cmdline.ts';
-import { buildQemuArgs, qemuMachineFor } from '../toolchain/boot/qemu.ts';
+import { buildQemuArgs, qemuMachineFor, QemuHypervisor, type QemuHost } from '../toolchain/boot/backends/qemu.ts';
 import { tscKhz } from '../toolchain/boot/tsc-frequency.ts';
 import { HyperbuildError } from '../toolchain/errors/errors.ts';
 
@@ -19,17 +19,20 @@ function manifest(kernel: Partial<BundleManifest['kernel']>): BundleManifest {
 function request(over: Partial<LaunchRequest> = {}): LaunchRequest {
   return {
     bundleDir: '/b', manifest: manifest({}), accel: 'tcg', memoryMiB: 128, cpus: 2, network: 'user',
-    publish: [], volumes: [], verbose: false, tscKhz: 2_096_021,
+    publish: [], volumes: [], verbose: false,
     channels: { control: '/t/ctl.sock', stdout: '/t/out.sock', stderr: '/t/err.sock', console: '/t/con.sock' },
     ...over,
   };
 }
 
+const HOST: QemuHost = { binary: 'qemu-system-x86_64', tscKhz: 2_096_021 };
+const qemuPlan = (r: LaunchRequest) => buildQemuArgs(r, HOST);
+
 /** The value following `flag` each time it occurs. */
-const values = (args: string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
+const values = (args: readonly string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
 
 test('PVH vmlinux → microvm with virtio-mmio devices and no legacy devices', () => {
-  const plan = buildQemuArgs(request());
+  const plan = qemuPlan(request());
   assert.is(plan.machine, 'microvm');
   assert.equal(values(plan.args, '-M'), ['microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on']);
   const devices = values(plan.args, '-device');
@@ -46,7 +49,7 @@ test('PVH vmlinux → microvm with virtio-mmio devices and no legacy devices', (
 test('bzImage, or vmlinux without PVH → q35 with virtio-pci and no option ROMs', () => {
   assert.is(qemuMachineFor({ format: 'bzImage', pvh: false }), 'q35');
   assert.is(qemuMachineFor({ format: 'vmlinux', pvh: false }), 'q35');
-  const plan = buildQemuArgs(request({ manifest: manifest({ name: 'bzImage', format: 'bzImage', pvh: false }) }));
+  const plan = qemuPlan(request({ manifest: manifest({ name: 'bzImage', format: 'bzImage', pvh: false }) }));
   assert.is(plan.machine, 'q35');
   assert.equal(values(plan.args, '-M'), ['q35']);
   const devices = values(plan.args, '-device');
@@ -56,18 +59,18 @@ test('bzImage, or vmlinux without PVH → q35 with virtio-pci and no option ROMs
 });
 
 test('TCG uses -cpu max, KVM -cpu host; tsc_early_khz only for microvm under TCG', () => {
-  const tcg = buildQemuArgs(request({ accel: 'tcg' }));
+  const tcg = qemuPlan(request({ accel: 'tcg' }));
   assert.equal(values(tcg.args, '-accel'), ['tcg']);
   assert.equal(values(tcg.args, '-cpu'), ['max']);
   assert.ok(tcg.cmdline.includes('tsc_early_khz=2096021'));
-  const kvm = buildQemuArgs(request({ accel: 'kvm' }));
+  const kvm = qemuPlan(request({ accel: 'kvm' }));
   assert.equal(values(kvm.args, '-accel'), ['kvm']);
   assert.equal(values(kvm.args, '-cpu'), ['host']);
   assert.not.ok(kvm.cmdline.includes('tsc_early_khz'));
 });
 
 test('channels: named virtio-serial ports and the console, all connecting to our sockets', () => {
-  const plan = buildQemuArgs(request());
+  const plan = qemuPlan(request());
   const chardevs = values(plan.args, '-chardev');
   assert.equal(chardevs, [
     'socket,id=con,path=/t/con.sock', 'socket,id=ctl,path=/t/ctl.sock',
@@ -80,18 +83,18 @@ test('channels: named virtio-serial ports and the console, all connecting to our
 });
 
 test('publish → hostfwd; --network none → no NIC at all', () => {
-  const plan = buildQemuArgs(request({ publish: [
+  const plan = qemuPlan(request({ publish: [
     { protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 8080, guestPort: 80 },
     { protocol: 'udp', hostIp: '0.0.0.0', hostPort: 5353, guestPort: 53 },
   ] }));
   assert.equal(values(plan.args, '-netdev'), ['user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53']);
-  const none = buildQemuArgs(request({ network: 'none' }));
+  const none = qemuPlan(request({ network: 'none' }));
   assert.equal(values(none.args, '-netdev'), []);
   assert.not.ok(values(none.args, '-device').some((d) => d.includes('net')));
 });
 
 test('volumes → fsdev + virtio-9p, read-only honoured, commas in paths escaped', () => {
-  const plan = buildQemuArgs(request({ volumes: [
+  const plan = qemuPlan(request({ volumes: [
     { tag: 'hbv0', hostPath: '/data/a,b', guestPath: '/data', readOnly: false },
     { tag: 'hbv1', hostPath: '/etc/x', guestPath: '/x', readOnly: true },
   ] }));
@@ -100,16 +103,45 @@ test('volumes → fsdev + virtio-9p, read-only honoured, commas in paths escaped
     'local,id=fshbv1,path=/etc/x,security_model=none,readonly=on',
   ]);
   assert.ok(values(plan.args, '-device').includes('virtio-9p-device,fsdev=fshbv0,mount_tag=hbv0'));
-  const q35 = buildQemuArgs(request({ manifest: manifest({ format: 'bzImage', pvh: false }), volumes: [{ tag: 'hbv0', hostPath: '/d', guestPath: '/d', readOnly: false }] }));
+  const q35 = qemuPlan(request({ manifest: manifest({ format: 'bzImage', pvh: false }), volumes: [{ tag: 'hbv0', hostPath: '/d', guestPath: '/d', readOnly: false }] }));
   assert.ok(values(q35.args, '-device').includes('virtio-9p-pci,fsdev=fshbv0,mount_tag=hbv0'));
 });
 
 test('a disk rootfs is attached read-only as virtio-blk', () => {
   const m = { ...manifest({}), rootfs: { name: 'rootfs.erofs', digest: '', size: 1, type: 'erofs' as const } };
-  const plan = buildQemuArgs(request({ manifest: m }));
+  const plan = qemuPlan(request({ manifest: m }));
   assert.equal(values(plan.args, '-drive'), ['file=/b/rootfs.erofs,if=none,id=rootfs,format=raw,readonly=on']);
   assert.ok(values(plan.args, '-device').includes('virtio-blk-device,drive=rootfs'));
-  assert.equal(values(buildQemuArgs(request()).args, '-drive'), []);
+  assert.equal(values(qemuPlan(request()).args, '-drive'), []);
+});
+
+test('the plan is opaque to the session: describe() is the command line --verbose shows', () => {
+  const plan = qemuPlan(request());
+  assert.is(plan.hypervisor, 'qemu');
+  assert.is(plan.describe(), ['qemu-system-x86_64', ...plan.args].join(' '));
+  assert.ok(plan.args.includes(plan.cmdline), 'the cmdline is what -append gets');
+});
+
+test('the backend looks up its host facts itself: binary (HYPERBUILD_QEMU), TSC, accelerator probe', async () => {
+  const hv = new QemuHypervisor({
+    env: { HYPERBUILD_QEMU: 'true' }, tscKhz: () => 1_234_567,
+    accelProbe: () => ({ platform: 'linux', kvmDeviceUsable: true, kvmModules: ['kvm', 'kvm_pvm'] }),
+  });
+  const decision = hv.chooseAccel('auto');
+  assert.is(decision.accel, 'tcg');
+  assert.match(decision.notice!, /kvm_pvm/);
+  const plan = await hv.prepare(request({ accel: decision.accel }));
+  assert.ok(plan.describe().startsWith('true -nodefaults '));
+  assert.ok(plan.cmdline.includes('tsc_early_khz=1234567'));
+  const missing = new QemuHypervisor({ env: { HYPERBUILD_QEMU: '/nonexistent/qemu' } });
+  try {
+    await missing.prepare(request());
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, HyperbuildError);
+    assert.is((err as HyperbuildError).exitCode, 125);
+    assert.is((err as HyperbuildError).hint, 'apt-get install qemu-system-x86');
+  }
 });
 
 test('kernel command line: bundle first, machine bits added once, quiet unless verbose', () => {

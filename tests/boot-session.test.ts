@@ -8,7 +8,7 @@ import { encodeExitPayload } from '../toolchain/hyperstart/protocol.ts';
 import { runBoot, type BootOptions, EXIT_TIMEOUT, EXIT_STOP_KILLED } from '../toolchain/boot/session.ts';
 import { decodeSpecRecords } from '../toolchain/hyperstart/spec.ts';
 import { BadInputError } from '../toolchain/errors/errors.ts';
-import { FakeHypervisor, writeFakeBundle, type GuestScript } from './helpers/boot-fake-guest.ts';
+import { FakeHypervisor, writeFakeBundle, type FakeHypervisorOptions, type GuestScript } from './helpers/boot-fake-guest.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hb-boot-session-'));
 const bundle = join(tmp, 'bundle');
@@ -21,16 +21,15 @@ function sink() {
   return { stream: s, text: () => Buffer.concat(chunks).toString() };
 }
 
-async function boot(script: GuestScript, over: Partial<BootOptions> = {}) {
+async function boot(script: GuestScript, over: Partial<BootOptions> = {}, hvOptions: FakeHypervisorOptions = {}) {
   const out = sink();
   const err = sink();
-  const hv = new FakeHypervisor(script);
+  const hv = new FakeHypervisor(script, hvOptions);
   const result = await runBoot({
     bundleDir: bundle, hypervisor: hv, accel: 'tcg', cpus: 1, publish: [],
     overrides: { args: [], envFiles: [], env: [], tty: false, network: 'user', volumes: [] },
     interactive: false, verbose: false, stopTimeoutMs: 10_000,
     stdout: out.stream, stderr: err.stream,
-    accelProbe: { platform: 'linux', kvmDeviceUsable: false, kvmModules: [] },
     ...over,
   });
   return { result, out: out.text(), err: err.text(), hv };

@@ -2,7 +2,9 @@
  * An in-process stand-in for a VM: a Hypervisor whose "guest" is a script that
  * connects to the channel sockets exactly as QEMU would and speaks the
  * HyperStart protocol. It exercises session.ts (frames, output draining,
- * signals, timeouts, failures) in milliseconds and without QEMU.
+ * signals, timeouts, failures) in milliseconds and without QEMU. It states
+ * QEMU's capabilities unless told otherwise (it stands in for a QEMU VM) and
+ * decides the accelerator from an injected host probe.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,9 @@ import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest } from '.
 import { writeBundle } from '../../toolchain/bundle/write-bundle.ts';
 import { sha256Digest } from '../../toolchain/digest/digest.ts';
 import { encodeFrame, FrameDecoder, type Frame } from '../../toolchain/hyperstart/protocol.ts';
-import type { Hypervisor, LaunchPlan, LaunchRequest, RunningVm, VmExit } from '../../toolchain/boot/hypervisor.ts';
+import { chooseAccel, type AccelDecision, type AccelProbe, type AccelRequest } from '../../toolchain/boot/accel.ts';
+import { QEMU_CAPABILITIES } from '../../toolchain/boot/backends/qemu.ts';
+import type { Hypervisor, HypervisorCapabilities, LaunchPlan, LaunchRequest, RunningVm, VmExit } from '../../toolchain/boot/hypervisor.ts';
 
 export interface FakeGuest {
   ctl: Socket;
@@ -35,19 +39,39 @@ function connectTo(path: string): Promise<Socket> {
   });
 }
 
+export interface FakeHypervisorOptions {
+  capabilities?: HypervisorCapabilities;
+  /** Default: a host without usable KVM. */
+  accelProbe?: AccelProbe;
+}
+
 export class FakeHypervisor implements Hypervisor {
   readonly name = 'fake';
+  readonly capabilities: HypervisorCapabilities;
+  /** The request prepare() got; undefined when the session refused before preparing. */
   lastRequest?: LaunchRequest;
   private request?: LaunchRequest;
+  private readonly probe: AccelProbe;
 
-  constructor(private readonly script: GuestScript) {}
+  constructor(private readonly script: GuestScript, o: FakeHypervisorOptions = {}) {
+    this.capabilities = o.capabilities ?? QEMU_CAPABILITIES;
+    this.probe = o.accelProbe ?? { platform: 'linux', kvmDeviceUsable: false, kvmModules: [] };
+  }
+
+  chooseAccel(request: AccelRequest): AccelDecision {
+    return chooseAccel(request, this.probe);
+  }
 
   async prepare(request: LaunchRequest): Promise<LaunchPlan> {
     this.request = this.lastRequest = request;
-    return { hypervisor: 'fake', machine: 'fake', command: 'fake', args: [], cmdline: request.manifest.cmdline };
+    return {
+      hypervisor: 'fake', machine: 'fake', cmdline: request.manifest.cmdline,
+      describe: () => 'fake guest script',
+      start: () => this.start(),
+    };
   }
 
-  async start(): Promise<RunningVm> {
+  private async start(): Promise<RunningVm> {
     const ch = this.request!.channels;
     const [ctl, stdout, stderr, con] = await Promise.all([ch.control, ch.stdout, ch.stderr, ch.console].map(connectTo));
     let resolveExit!: (e: VmExit) => void;
@@ -95,7 +119,9 @@ export class FakeHypervisor implements Hypervisor {
 }
 
 /** A bundle directory with valid digests but dummy kernel/initramfs (never booted), made by the bundle writer. */
-export async function writeFakeBundle(dir: string, image: Partial<BundleManifest['image']> = {}): Promise<BundleManifest> {
+export async function writeFakeBundle(
+  dir: string, image: Partial<BundleManifest['image']> = {}, kernel: Partial<Pick<BundleManifest['kernel'], 'kind' | 'release'>> = {},
+): Promise<BundleManifest> {
   const src = mkdtempSync(join(tmpdir(), 'hb-fake-bundle-'));
   const file = (name: string, content: string) => {
     writeFileSync(join(src, name), content);
@@ -105,7 +131,7 @@ export async function writeFakeBundle(dir: string, image: Partial<BundleManifest
     schemaVersion: BUNDLE_SCHEMA_VERSION, mediaType: BUNDLE_MEDIA_TYPE,
     source: { reference: 'fake', manifestDigest: sha256Digest('fake manifest'), configDigest: sha256Digest('fake config'), platform: 'linux/amd64' },
     image: { entrypoint: [], cmd: ['sh'], env: ['PATH=/bin'], workingDir: '', user: '', exposedPorts: [], volumes: [], labels: {}, ...image },
-    kernel: { ...file('vmlinux', 'not a kernel'), kind: 'hyperkernel', format: 'vmlinux', pvh: true, modular: false },
+    kernel: { ...file('vmlinux', 'not a kernel'), kind: 'hyperkernel', format: 'vmlinux', pvh: true, modular: false, ...kernel },
     initramfs: { ...file('initramfs.cpio.gz', 'not an initramfs'), compression: 'gzip', uncompressedSize: 100 },
     cmdline: 'rdinit=/.hyperstart/init',
     hyperstart: { version: '1', digest: sha256Digest('fake hyperstart') },

@@ -1,13 +1,47 @@
 /**
- * The seam between `boot` and a virtual machine monitor. The CLI and the
- * HyperStart protocol code only see these types; everything QEMU-specific lives
- * in qemu.ts, and Firecracker / Cloud Hypervisor become sibling files
- * (one file per backend, like LinuxKit's src/cmd/linuxkit/run_*.go).
+ * The seam between `boot` and a virtual machine monitor. The session only sees
+ * these types: what a backend can do (its capabilities, asked before anything
+ * starts, see capabilities.ts), an opaque launch plan (describe() for
+ * --verbose, start() to run it) and a running VM. Everything monitor-specific
+ * lives in one file per backend under backends/ (like LinuxKit's
+ * src/cmd/linuxkit/run_*.go), found by name in backends/registry.ts.
  */
 import type { BundleManifest } from '../bundle/manifest.ts';
-import type { Accel } from './accel.ts';
+import type { NetworkSpec } from '../hyperstart/protocol.ts';
+import type { ShareFilesystem } from '../kernel/kernel-features.ts';
+import type { Accel, AccelDecision, AccelRequest } from './accel.ts';
 import type { PortPublish } from './publish.ts';
 import type { VolumeMount } from './volume.ts';
+
+/** `--network`: `user` (NAT with host port publishing) or `none` (loopback only). */
+export type NetworkMode = 'user' | 'none';
+export const NETWORK_MODES: readonly NetworkMode[] = ['user', 'none'];
+
+/** How a backend boots a kernel: a PVH ELF entry point, or the bzImage boot protocol. */
+export type KernelEntry = 'pvh' | 'bzImage';
+
+/** What a backend can do. Plain data, so requests are checked before a VM exists. */
+export interface HypervisorCapabilities {
+  /** Accelerators it drives; a forced `--accel` outside them is refused. */
+  accelerators: readonly Accel[];
+  /** Guest networks it offers, each with the addresses HyperStart configures statically. */
+  networks: Readonly<Partial<Record<NetworkMode, NetworkSpec>>>;
+  /** Networks on which it forwards host ports into the guest (`-p`); empty: no publishing. */
+  publishOn: readonly NetworkMode[];
+  /** How `-v` host directories reach the guest; the kernel must mount that filesystem. */
+  volumes: ShareFilesystem | 'none';
+  /** Attaches a bundle's disk root filesystem (rootfs.ext4/erofs) read-only. */
+  diskRootfs: boolean;
+  kernelEntries: readonly KernelEntry[];
+  /**
+   * How the HyperStart ports and the serial console reach hyperbuild:
+   * virtio-serial ports and a UART whose host ends connect to unix sockets
+   * hyperbuild listens on (channels.ts).
+   */
+  transport: 'virtio-serial-unix';
+  /** Saves a booted VM and starts clones from it (VM templates). No backend yet. */
+  snapshot: boolean;
+}
 
 /** Unix socket paths the VM connects to; hyperbuild listens on them (channels.ts). */
 export interface ChannelEndpoints {
@@ -18,30 +52,18 @@ export interface ChannelEndpoints {
   console: string;
 }
 
+/** A request already checked against the capabilities, with the accelerator decided. */
 export interface LaunchRequest {
   bundleDir: string;
   manifest: BundleManifest;
   accel: Accel;
   memoryMiB: number;
   cpus: number;
-  network: 'user' | 'none';
+  network: NetworkMode;
   publish: PortPublish[];
   volumes: VolumeMount[];
   verbose: boolean;
   channels: ChannelEndpoints;
-  /** Host TSC rate, for guests that cannot calibrate their own clock (tsc-frequency.ts). */
-  tscKhz?: number;
-}
-
-/** Everything needed to start the VM, decided before anything runs (unit-testable). */
-export interface LaunchPlan {
-  hypervisor: string;
-  /** Backend-specific machine type, for diagnostics and --json (e.g. `microvm`, `q35`). */
-  machine: string;
-  command: string;
-  args: string[];
-  /** The full kernel command line passed to the guest. */
-  cmdline: string;
 }
 
 export interface VmExit {
@@ -59,20 +81,31 @@ export interface RunningVm {
   kill(): void;
 }
 
-export interface Hypervisor {
-  readonly name: string;
-  /** Fails with a HyperbuildError (and an install hint) when the monitor is missing. */
-  prepare(request: LaunchRequest): Promise<LaunchPlan>;
-  start(plan: LaunchPlan): Promise<RunningVm>;
+/**
+ * Everything needed to start the VM, decided before anything runs. Opaque to the
+ * session: backends keep their own details (QEMU's argv) on their own plan type.
+ */
+export interface LaunchPlan {
+  readonly hypervisor: string;
+  /** Backend-specific machine type, for diagnostics and --json (e.g. `microvm`, `q35`). */
+  readonly machine: string;
+  /** The full kernel command line passed to the guest. */
+  readonly cmdline: string;
+  /** One line saying what will run, for --verbose. */
+  describe(): string;
+  /** Start the VM; it never outlives hyperbuild. */
+  start(): Promise<RunningVm>;
 }
 
-/** Wait for a VM to exit, killing it when `ms` pass first. */
-export async function waitOrKill(vm: RunningVm, ms: number): Promise<VmExit> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), ms); });
-  const first = await Promise.race([vm.exited, timeout]);
-  clearTimeout(timer);
-  if (first !== 'timeout') return first;
-  vm.kill();
-  return vm.exited;
+export interface Hypervisor {
+  readonly name: string;
+  readonly capabilities: HypervisorCapabilities;
+  /** Settle `--accel` on this host (HyperbuildError when a forced choice cannot work). */
+  chooseAccel(request: AccelRequest): AccelDecision;
+  /** Fails with a HyperbuildError (and an install hint) when the monitor is missing. */
+  prepare(request: LaunchRequest): Promise<LaunchPlan>;
+}
+
+export function describeVmExit(e: VmExit): string {
+  return e.signal ? `killed by ${e.signal}` : `exit status ${e.code}`;
 }

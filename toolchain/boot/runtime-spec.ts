@@ -3,15 +3,15 @@
  * command-line overrides, following `docker run` semantics. It replaces the
  * spec file's arg/env/workdir/user/hostname/tty/net/dns/volume records wholesale
  * (PROTOCOL.md), so every field is always filled in from one place: here.
+ * The guest's network addresses are the backend's (its capabilities say which).
  */
 import type { ImageRuntimeConfig } from '../bundle/manifest.ts';
 import type { HyperStartSpec, NetworkSpec } from '../hyperstart/spec.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { mergeEnv } from './env-options.ts';
+import type { NetworkMode } from './hypervisor.ts';
 import type { VolumeMount } from './volume.ts';
 
-/** QEMU user networking (slirp) hands out fixed addresses; HyperStart configures them statically. */
-export const USER_NETWORK: NetworkSpec = { mode: 'static', address: '10.0.2.15/24', gateway: '10.0.2.2', dns: ['10.0.2.3'] };
 /** Docker's default when an image sets no PATH. */
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -27,11 +27,12 @@ export interface RuntimeOverrides {
   user?: string;
   hostname?: string;
   tty: boolean;
-  network: 'user' | 'none';
+  network: NetworkMode;
   volumes: VolumeMount[];
 }
 
-export function buildRuntimeSpec(image: ImageRuntimeConfig, o: RuntimeOverrides): HyperStartSpec {
+/** `network`: the addresses the backend gives the guest on `o.network` (HypervisorCapabilities.networks). */
+export function buildRuntimeSpec(image: ImageRuntimeConfig, o: RuntimeOverrides, network: NetworkSpec): HyperStartSpec {
   let entrypoint = image.entrypoint ?? [];
   let cmd = image.cmd ?? [];
   if (o.entrypoint !== undefined) {
@@ -59,7 +60,7 @@ export function buildRuntimeSpec(image: ImageRuntimeConfig, o: RuntimeOverrides)
     user: o.user ?? (image.user || undefined),
     hostname: o.hostname,
     tty: o.tty,
-    network: o.network === 'none' ? { mode: 'none' } : USER_NETWORK,
+    network,
     volumes: o.volumes.map((v) => ({ tag: v.tag, guestPath: v.guestPath, readOnly: v.readOnly })),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Running a monitor process so that it never outlives hyperbuild.
+ * Running a monitor process (for process-based backends: QEMU today) so that it
+ * never outlives hyperbuild.
  *
  * Linux has no portable "die with your parent" for a child we cannot modify
  * (PR_SET_PDEATHSIG is not reachable from Node), so:
@@ -14,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { HyperbuildError, ExitCode } from '../errors/errors.ts';
-import type { LaunchPlan, RunningVm, VmExit } from './hypervisor.ts';
+import type { RunningVm, VmExit } from './hypervisor.ts';
 
 const DIAGNOSTICS_LIMIT = 64 * 1024;
 
@@ -33,8 +34,8 @@ function startWatchdog(pid: number, commPrefix: string): ChildProcess {
   return dog;
 }
 
-export async function startVmProcess(plan: LaunchPlan): Promise<RunningVm> {
-  const child = spawn(plan.command, plan.args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+export async function startVmProcess(command: string, args: readonly string[]): Promise<RunningVm> {
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let diagnostics = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (s: string) => {
@@ -46,10 +47,10 @@ export async function startVmProcess(plan: LaunchPlan): Promise<RunningVm> {
     child.once('error', (err) => resolve(err));
   });
   if (spawned || child.pid === undefined) {
-    throw new HyperbuildError(`cannot start ${plan.command}: ${spawned?.message ?? 'no pid'}`, { exitCode: ExitCode.vmFailure });
+    throw new HyperbuildError(`cannot start ${command}: ${spawned?.message ?? 'no pid'}`, { exitCode: ExitCode.vmFailure });
   }
   const pid = child.pid;
-  const comm = plan.command.split('/').pop()!.slice(0, 15);
+  const comm = command.split('/').pop()!.slice(0, 15);
   const watchdog = startWatchdog(pid, comm);
 
   let done = false;

@@ -1,3 +1,8 @@
+/**
+ * What `boot` accepts as its target, made into a bundle directory: a directory
+ * as is, a bundle in a registry pulled into the cache, any other image
+ * reference built into the cache first.
+ */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';

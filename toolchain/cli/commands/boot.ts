@@ -1,4 +1,10 @@
-import { Args, Flags } from '@oclif/core';
+/**
+ * `hyperbuild boot`: flags → a boot request, refused early when the backend
+ * cannot serve it, the target made into a bundle directory (boot-target.ts),
+ * then the boot session (toolchain/boot/session.ts) and the report of its
+ * failures. The exit code is the app's (or 124/125/137, see guest-link.ts).
+ */
+import { Args, Flags, type Interfaces } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import { kernelCacheDirFlag } from '../kernel-flags.ts';
 import { ACCEL_CHOICES, type AccelRequest } from '../../boot/accel.ts';
@@ -6,10 +12,11 @@ import { parseDurationMs } from '../../boot/duration.ts';
 import { parseEnvEntry, readEnvFile } from '../../boot/env-options.ts';
 import { parseMemory } from '../../boot/memory.ts';
 import { parsePublish } from '../../boot/publish.ts';
-import { QemuHypervisor } from '../../boot/qemu.ts';
-import { runBoot, type BootResult } from '../../boot/session.ts';
+import { DEFAULT_HYPERVISOR, hypervisorByName } from '../../boot/backends/registry.ts';
+import { assertBackendSupports } from '../../boot/capabilities.ts';
+import { NETWORK_MODES, type NetworkMode } from '../../boot/hypervisor.ts';
+import { runBoot, type BootOptions, type BootResult } from '../../boot/session.ts';
 import { parseVolume } from '../../boot/volume.ts';
-import { BadInputError } from '../../errors/errors.ts';
 import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
 import { bootTarget } from '../boot-target.ts';
 import { rm } from 'node:fs/promises';
@@ -47,7 +54,7 @@ export default class Boot extends BaseCommand {
     interactive: Flags.boolean({ char: 'i', description: 'forward stdin to the app' }),
     publish: Flags.string({ char: 'p', description: 'forward [IP:]HOST:GUEST[/tcp|udp]; binds 127.0.0.1 unless IP is given', multiple: true, multipleNonGreedy: true }),
     volume: Flags.string({ char: 'v', description: 'share a host directory: HOST:GUEST[:ro] (virtio-9p)', multiple: true, multipleNonGreedy: true }),
-    network: Flags.string({ description: 'user (NAT, 10.0.2.15) or none (loopback only)', options: ['user', 'none'], default: 'user' }),
+    network: Flags.string({ description: 'user (NAT, 10.0.2.15) or none (loopback only)', options: [...NETWORK_MODES], default: 'user' }),
     memory: Flags.string({ char: 'm', description: 'guest RAM, e.g. 256m or 1g (default: grows with the initramfs)' }),
     cpus: Flags.integer({ description: 'virtual CPUs', default: 1, min: 1, max: 255 }),
     accel: Flags.string({ description: 'accelerator; auto uses KVM only when it really works, else TCG', options: [...ACCEL_CHOICES], default: 'auto' }),
@@ -69,16 +76,12 @@ export default class Boot extends BaseCommand {
     // parse() narrowed this.argv; --json and --debug are looked up there later.
     this.argv = [...before, ...(dashdash < 0 ? [] : ['--', ...command])];
 
-    const hostEnv = process.env;
-    const envFiles = (flags['env-file'] ?? []).flatMap((f) => readEnvFile(f, hostEnv));
-    const env = (flags.env ?? []).map((e) => parseEnvEntry(e, hostEnv, '--env')).filter((e): e is string => e !== undefined);
-    const volumes = (flags.volume ?? []).map((v, i) => parseVolume(v, i));
-    const network = flags.network as 'user' | 'none';
-    const publish = (flags.publish ?? []).map(parsePublish);
-    if (publish.length && network === 'none') {
-      throw new BadInputError('--publish needs --network user', { hint: 'drop --network none or the -p flags' });
-    }
-
+    const request = bootRequest(flags, command);
+    // Whatever the backend cannot do is refused before anything is pulled or built.
+    assertBackendSupports(request.hypervisor, {
+      accel: request.accel, network: request.overrides.network,
+      publishes: request.publish.length > 0, volumes: request.overrides.volumes.length > 0,
+    });
     const target = await bootTarget(args.bundle, {
       cacheDir: flags['cache-dir'],
       kernelCacheDir: flags['kernel-cache-dir'],
@@ -86,47 +89,57 @@ export default class Boot extends BaseCommand {
       hyperbuildVersion: this.config.version,
       progress: this.jsonEnabled() ? 'silent' : 'auto',
     });
-    const result = await runBoot({
-      bundleDir: target.bundleDir,
-      hypervisor: new QemuHypervisor(),
-      accel: flags.accel as AccelRequest,
-      memoryMiB: flags.memory === undefined ? undefined : parseMemory(flags.memory),
-      cpus: flags.cpus,
-      publish,
-      overrides: {
-        entrypoint: flags.entrypoint,
-        args: command,
-        envFiles,
-        env,
-        workdir: flags.workdir,
-        user: flags.user,
-        hostname: flags.hostname,
-        tty: flags.tty,
-        network,
-        volumes,
-      },
-      interactive: flags.interactive,
-      verbose: flags.verbose,
-      timeoutMs: flags.timeout === undefined ? undefined : parseDurationMs(flags.timeout, '--timeout'),
-      stopTimeoutMs: parseDurationMs(flags['stop-timeout'], '--stop-timeout'),
-    });
+    const result = await runBoot({ ...request, bundleDir: target.bundleDir });
     if (flags.interactive) process.stdin.destroy();
     if (target.temporary) await rm(dirname(target.bundleDir), { recursive: true, force: true });
 
-    // The app's own failures speak for themselves; ours get one line, the console tail, a hint.
-    if (result.outcome !== 'exited' && result.message) {
-      process.stderr.write(`hyperbuild: error: ${result.message}\n`);
-      if (result.console?.length && !flags.verbose) {
-        process.stderr.write(`hyperbuild: last console lines:\n${result.console.map((l) => `  | ${l}`).join('\n')}\n`);
-      }
-      if (result.outcome === 'vm-died' || result.outcome === 'hyperstart-failed') {
-        process.stderr.write('hint: rerun with --verbose to watch the guest console\n');
-      }
-    }
+    reportFailure(result, flags.verbose);
     if (result.exitCode !== 0) {
       if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
       this.exit(result.exitCode);
     }
     return result;
+  }
+}
+
+type BootFlags = Interfaces.InferredFlags<typeof Boot.flags>;
+
+/** The flags as a boot request (everything but the bundle); bad values are refused here (exit 2). */
+function bootRequest(flags: BootFlags, command: string[]): Omit<BootOptions, 'bundleDir'> {
+  const hostEnv = process.env;
+  return {
+    hypervisor: hypervisorByName(DEFAULT_HYPERVISOR),
+    accel: flags.accel as AccelRequest,
+    memoryMiB: flags.memory === undefined ? undefined : parseMemory(flags.memory),
+    cpus: flags.cpus,
+    publish: (flags.publish ?? []).map(parsePublish),
+    overrides: {
+      entrypoint: flags.entrypoint,
+      args: command,
+      envFiles: (flags['env-file'] ?? []).flatMap((f) => readEnvFile(f, hostEnv)),
+      env: (flags.env ?? []).map((e) => parseEnvEntry(e, hostEnv, '--env')).filter((e): e is string => e !== undefined),
+      workdir: flags.workdir,
+      user: flags.user,
+      hostname: flags.hostname,
+      tty: flags.tty,
+      network: flags.network as NetworkMode,
+      volumes: (flags.volume ?? []).map((v, i) => parseVolume(v, i)),
+    },
+    interactive: flags.interactive,
+    verbose: flags.verbose,
+    timeoutMs: flags.timeout === undefined ? undefined : parseDurationMs(flags.timeout, '--timeout'),
+    stopTimeoutMs: parseDurationMs(flags['stop-timeout'], '--stop-timeout'),
+  };
+}
+
+/** The app's own failures speak for themselves; ours get one line, the console tail, a hint. */
+function reportFailure(result: BootResult, verbose: boolean): void {
+  if (result.outcome === 'exited' || !result.message) return;
+  process.stderr.write(`hyperbuild: error: ${result.message}\n`);
+  if (result.console?.length && !verbose) {
+    process.stderr.write(`hyperbuild: last console lines:\n${result.console.map((l) => `  | ${l}`).join('\n')}\n`);
+  }
+  if (result.outcome === 'vm-died' || result.outcome === 'hyperstart-failed') {
+    process.stderr.write('hint: rerun with --verbose to watch the guest console\n');
   }
 }

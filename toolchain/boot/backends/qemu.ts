@@ -1,0 +1,165 @@
+/**
+ * QEMU backend: its capabilities, its accelerator flags, its user-network
+ * (slirp) addresses, and the argv it runs. Machine choice:
+ *  - `microvm` for a PVH-bootable ELF vmlinux: no firmware walk, no PCI, virtio-mmio
+ *    devices found through ACPI; ACPI also lets the guest's power-off end QEMU.
+ *  - `q35` otherwise (bzImage): virtio-pci devices, SeaBIOS + linuxboot.
+ * Always -nodefaults -no-user-config -nographic -no-reboot, no device option ROMs.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { HyperbuildError, ExitCode } from '../../errors/errors.ts';
+import { PORT_NAMES, type NetworkSpec, type PortName } from '../../hyperstart/protocol.ts';
+import { chooseAccel, probeHost, type AccelDecision, type AccelProbe, type AccelRequest } from '../accel.ts';
+import type { Hypervisor, HypervisorCapabilities, LaunchPlan, LaunchRequest, RunningVm } from '../hypervisor.ts';
+import { composeCmdline } from '../kernel-cmdline.ts';
+import { tscKhz } from '../tsc-frequency.ts';
+import { startVmProcess } from '../vm-process.ts';
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+export const QEMU_INSTALL_HINT = 'apt-get install qemu-system-x86';
+
+/** QEMU user networking (slirp) hands out fixed addresses; HyperStart configures them statically. */
+export const QEMU_USER_NETWORK: NetworkSpec = { mode: 'static', address: '10.0.2.15/24', gateway: '10.0.2.2', dns: ['10.0.2.3'] };
+
+export const QEMU_CAPABILITIES: HypervisorCapabilities = {
+  accelerators: ['kvm', 'tcg', 'hvf'],
+  networks: { user: QEMU_USER_NETWORK, none: { mode: 'none' } },
+  publishOn: ['user'],
+  volumes: '9p',
+  diskRootfs: true,
+  kernelEntries: ['pvh', 'bzImage'],
+  transport: 'virtio-serial-unix',
+  snapshot: false,
+};
+
+export type QemuMachine = 'microvm' | 'q35';
+
+export function qemuMachineFor(kernel: { format: 'vmlinux' | 'bzImage'; pvh: boolean }): QemuMachine {
+  return kernel.format === 'vmlinux' && kernel.pvh ? 'microvm' : 'q35';
+}
+
+/** The QEMU plan: its argv stays here; the session sees only LaunchPlan. */
+export interface QemuLaunchPlan extends LaunchPlan {
+  readonly machine: QemuMachine;
+  readonly command: string;
+  readonly args: readonly string[];
+}
+
+/** Host facts the argv depends on, looked up by the backend (injectable for tests). */
+export interface QemuHost {
+  binary: string;
+  /** Host TSC rate, for guests that cannot calibrate their own clock (tsc-frequency.ts). */
+  tscKhz?: number;
+}
+
+/** QEMU option values separate with ','; a literal comma is written ',,'. */
+const q = (value: string) => value.replaceAll(',', ',,');
+
+function machineArgs(r: LaunchRequest, machine: QemuMachine, cmdline: string): string[] {
+  const args: string[] = ['-nodefaults', '-no-user-config', '-nographic', '-no-reboot'];
+  if (machine === 'microvm') {
+    // rtc=on: without a CMOS clock the kernel waits ~1 s for it at boot ("Unable to read current time from RTC").
+    args.push('-M', 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on');
+  } else {
+    args.push('-M', 'q35');
+  }
+  args.push('-accel', r.accel);
+  args.push('-cpu', r.accel === 'tcg' ? 'max' : 'host');
+  args.push('-m', `${r.memoryMiB}M`, '-smp', String(r.cpus));
+  args.push(
+    '-kernel', join(r.bundleDir, r.manifest.kernel.name),
+    '-initrd', join(r.bundleDir, r.manifest.initramfs.name),
+    '-append', cmdline,
+  );
+  return args;
+}
+
+function channelArgs(r: LaunchRequest, serial: string): string[] {
+  // Serial console → a socket hyperbuild reads (never QEMU's stdio, which stays ours).
+  const args = ['-chardev', `socket,id=con,path=${q(r.channels.console)}`, '-serial', 'chardev:con'];
+  args.push('-device', `${serial},id=vs0,max_ports=4`);
+  const ports: [PortName, string][] = [
+    ['ctl', r.channels.control], ['out', r.channels.stdout], ['err', r.channels.stderr],
+  ];
+  for (const [id, path] of ports) {
+    args.push('-chardev', `socket,id=${id},path=${q(path)}`);
+    args.push('-device', `virtserialport,bus=vs0.0,chardev=${id},name=${PORT_NAMES[id]}`);
+  }
+  return args;
+}
+
+function deviceArgs(r: LaunchRequest, mmio: boolean): string[] {
+  const dev = (kind: 'net' | '9p' | 'blk') => `virtio-${kind}-${mmio ? 'device' : 'pci'}`;
+  // PCI devices would otherwise load iPXE option ROMs (slow, and unneeded: we boot -kernel).
+  const noRom = mmio ? '' : ',romfile=';
+  const args: string[] = [];
+  if (r.network === 'user') {
+    const fwd = r.publish.map((p) => `,hostfwd=${p.protocol}:${p.hostIp}:${p.hostPort}-:${p.guestPort}`).join('');
+    args.push('-netdev', `user,id=net0${fwd}`, '-device', `${dev('net')},netdev=net0${noRom}`);
+  }
+  // Disk-rootfs bundles: the image's root as a read-only disk; HyperStart mounts it (`rootdisk`).
+  if (r.manifest.rootfs) {
+    args.push('-drive', `file=${q(join(r.bundleDir, r.manifest.rootfs.name))},if=none,id=rootfs,format=raw,readonly=on`);
+    args.push('-device', `${dev('blk')},drive=rootfs${noRom}`);
+  }
+  for (const v of r.volumes) {
+    const fsdev = `fs${v.tag}`;
+    args.push('-fsdev', `local,id=${fsdev},path=${q(v.hostPath)},security_model=none${v.readOnly ? ',readonly=on' : ''}`);
+    args.push('-device', `${dev('9p')},fsdev=${fsdev},mount_tag=${v.tag}`);
+  }
+  return args;
+}
+
+/** The whole plan, pure: same request and host facts, same argv. */
+export function buildQemuArgs(r: LaunchRequest, host: QemuHost = { binary: QEMU_BINARY }): QemuLaunchPlan {
+  const machine = qemuMachineFor(r.manifest.kernel);
+  const mmio = machine === 'microvm';
+  const cmdline = composeCmdline(r.manifest.cmdline, {
+    verbose: r.verbose,
+    // microvm has no PIT (pit=off) to calibrate the TSC against; under KVM the guest gets kvmclock.
+    tscKhz: mmio && r.accel === 'tcg' ? host.tscKhz : undefined,
+  });
+  const args = [
+    ...machineArgs(r, machine, cmdline),
+    ...channelArgs(r, `virtio-serial-${mmio ? 'device' : 'pci'}`),
+    ...deviceArgs(r, mmio),
+  ];
+  const command = host.binary;
+  return {
+    hypervisor: 'qemu', machine, cmdline, command, args,
+    describe: () => [command, ...args].join(' '),
+    start: (): Promise<RunningVm> => startVmProcess(command, args),
+  };
+}
+
+/** Resolve the QEMU binary (HYPERBUILD_QEMU overrides), or fail with the install hint. */
+export function findQemu(env: NodeJS.ProcessEnv = process.env): string {
+  const binary = env.HYPERBUILD_QEMU || QEMU_BINARY;
+  const probe = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (probe.error || probe.status !== 0) {
+    throw new HyperbuildError(`${binary} not found or not runnable`, { hint: QEMU_INSTALL_HINT, exitCode: ExitCode.vmFailure });
+  }
+  return binary;
+}
+
+export interface QemuHostSources {
+  env?: NodeJS.ProcessEnv;
+  accelProbe?: () => AccelProbe;
+  tscKhz?: () => number | undefined;
+}
+
+export class QemuHypervisor implements Hypervisor {
+  readonly name = 'qemu';
+  readonly capabilities = QEMU_CAPABILITIES;
+
+  constructor(private readonly host: QemuHostSources = {}) {}
+
+  chooseAccel(request: AccelRequest): AccelDecision {
+    return chooseAccel(request, (this.host.accelProbe ?? probeHost)());
+  }
+
+  async prepare(request: LaunchRequest): Promise<QemuLaunchPlan> {
+    return buildQemuArgs(request, { binary: findQemu(this.host.env), tscKhz: (this.host.tscKhz ?? tscKhz)() });
+  }
+}
