@@ -1,9 +1,9 @@
-// Bundles the CLI into one ESM file (dist/hyperbuild.js) for bin/hyperbuild.
+// Bundles the CLI for bin/hyperbuild: the full oclif CLI (dist/hyperbuild.js) and the lean CLI
+// (dist/lean/, see toolchain/cli/lean/main.ts) that runs `build` without oclif.
 import { build } from 'esbuild';
+import { rm } from 'node:fs/promises';
 
-await build({
-  entryPoints: ['toolchain/cli/main.ts'],
-  outfile: 'dist/hyperbuild.js',
+const common = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -12,8 +12,27 @@ await build({
   legalComments: 'none',
   // Some dependencies are CommonJS and call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: ['toolchain/cli/main.ts'],
+  outfile: 'dist/hyperbuild.js',
   // oclif loads TypeScript only to run uncompiled plugins, which a bundled CLI never has;
   // bundling it would add 9.7 MB to parse on every start.
   external: ['typescript', 'ts-node'],
-  logLevel: 'warning',
+});
+
+// The lean CLI: the same command classes with @oclif/core replaced by the few pieces they use,
+// split into chunks so that a no-op build parses only what it runs (the registry client,
+// listr2 and the layer/initramfs writers load when a build needs them).
+await rm('dist/lean', { recursive: true, force: true });
+await build({
+  ...common,
+  entryPoints: ['toolchain/cli/lean/main.ts'],
+  outdir: 'dist/lean',
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  alias: { '@oclif/core': './toolchain/cli/lean/oclif-subset.ts' },
 });
