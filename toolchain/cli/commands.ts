@@ -12,6 +12,7 @@ import Login from './commands/login.ts';
 import Logout from './commands/logout.ts';
 import KernelBuild from './commands/kernel-build.ts';
 import KernelLs from './commands/kernel-ls.ts';
+import Export from './commands/export.ts';
 
 export const COMMANDS = {
   version: Version,
@@ -24,4 +25,5 @@ export const COMMANDS = {
   logout: Logout,
   'kernel:build': KernelBuild,
   'kernel:ls': KernelLs,
+  export: Export,
 };
