@@ -20,6 +20,7 @@ import { BadInputError, HyperbuildError } from '../errors/errors.ts';
 import { buildHyperKernel, HYPERKERNEL_BUILD_ESTIMATE, kernelBuildProgress } from './build-hyperkernel.ts';
 import { hyperKernelKey, readHyperKernelKeyInputs } from './cache-key.ts';
 import { fetchDebianCloudKernel, findCachedDebianCloudKernel } from './debian-cloud-kernel.ts';
+import { kernelFeatures, type KernelFeatures } from './kernel-features.ts';
 import { detectKernelFormat } from './kernel-format.ts';
 import { HYPERKERNEL_FILES, kernelsDir, listCachedKernels, readCachedKernel, type CachedKernelEntry } from './kernel-cache.ts';
 
@@ -28,7 +29,7 @@ export interface ResolvedKernel {
   kernel: Omit<BundleKernel, 'name' | 'digest' | 'size'>;
   /** Modules to pack into the initramfs, in load order, for modular kernels. */
   modules: { hostPath: string; name: string }[];
-  features: { volumes: boolean };
+  features: KernelFeatures;
 }
 
 export interface ResolveKernelOptions {
@@ -85,7 +86,7 @@ async function hyperKernel(entry: CachedKernelEntry, log: (line: string) => void
     path,
     kernel: { kind: 'hyperkernel', release: entry.release ?? fmt.release, format: fmt.format, pvh: fmt.pvh, configDigest: entry.configDigest, modular: false },
     modules: [],
-    features: { volumes: true },
+    features: kernelFeatures('hyperkernel'),
   };
 }
 
@@ -97,7 +98,7 @@ async function debianCloudKernel(cacheDir: string, log: (line: string) => void):
     path: cloud.vmlinuz,
     kernel: { kind: 'debian-cloud', release: cloud.release, format: 'bzImage', pvh: false, configDigest: config && sha256Digest(config), modular: true },
     modules: cloud.modules,
-    features: { volumes: false },
+    features: kernelFeatures('debian-cloud'),
   };
 }
 
@@ -111,5 +112,5 @@ async function customKernel(path: string, log: (line: string) => void): Promise<
   log(`using custom kernel ${path} (${fmt.format}${fmt.pvh ? ', PVH' : ''}${fmt.release ? `, ${fmt.release}` : ''})`);
   // A custom kernel is taken as complete (built-in drivers); HyperStart reports
   // a missing filesystem or device at boot if it is not.
-  return { path, kernel: { kind: 'custom', release: fmt.release, format: fmt.format, pvh: fmt.pvh, modular: false }, modules: [], features: { volumes: true } };
+  return { path, kernel: { kind: 'custom', release: fmt.release, format: fmt.format, pvh: fmt.pvh, modular: false }, modules: [], features: kernelFeatures('custom') };
 }
