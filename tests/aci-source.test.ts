@@ -6,9 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { encodeTar, type TarWriteMember } from '../toolchain/tar/writer.ts';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { AciSource } from '../toolchain/source/aci-source.ts';
@@ -17,8 +16,9 @@ import type { ResolvedImage } from '../toolchain/source/image-source.ts';
 import { applyLayer } from '../toolchain/tree/apply-layer.ts';
 import { RootfsTree, pathComponents } from '../toolchain/tree/rootfs-tree.ts';
 import { rejectsBadInput } from './helpers/bad-input.ts';
+import { tempDir } from './helpers/places.ts';
 
-const out = mkdtempSync(join(tmpdir(), 'hb-aci-test-'));
+const out = tempDir('aci-test');
 execFileSync(process.execPath, ['--import', 'tsx', 'fixtures/make-aci.ts', out], { stdio: 'pipe' });
 const deps = join(out, 'deps');
 const platform = { os: 'linux', architecture: 'amd64' };
@@ -122,7 +122,7 @@ test('hostile members in a hand-made ACI: whiteout names, hardlinks out of rootf
 });
 
 test('fixtures are reproducible', () => {
-  const again = mkdtempSync(join(tmpdir(), 'hb-aci-test-again-'));
+  const again = tempDir('aci-test-again');
   try {
     execFileSync(process.execPath, ['--import', 'tsx', 'fixtures/make-aci.ts', again], { stdio: 'pipe' });
     for (const f of ['app.aci', 'slim.aci', 'deps/base.aci', 'traversal.aci', 'extra-top.aci']) assert.equal(readFileSync(join(again, f)), readFileSync(join(out, f)), f);

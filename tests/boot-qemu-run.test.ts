@@ -14,10 +14,11 @@ import { bundleFileList } from '../toolchain/bundle/manifest.ts';
 import { writeBundle } from '../toolchain/bundle/write-bundle.ts';
 import { makeTestBundle, type TestBundle } from './helpers/boot-bundle.ts';
 import { runOnPty } from './helpers/boot-pty.ts';
+import { cliArgv, hyperbuild } from './helpers/cli.ts';
 
 // Fresh per run: bundles from an earlier run (maybe with another kernel) are never reused.
 const WORK = mkdtempSync(join(tmpdir(), 'hyperbuild-boot-tests-'));
-const CLI = new URL('./helpers/boot-cli.ts', import.meta.url).pathname;
+const CLI = cliArgv(['boot'], 'source');
 const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 mkdirSync(WORK, { recursive: true });
 const bundle: TestBundle | undefined = haveQemu ? await makeTestBundle({ dir: join(WORK, 'busybox-best'), kernel: 'best' }) : undefined;
@@ -38,7 +39,7 @@ interface Run { code: number | null; stdout: string; stderr: string; ms: number 
 
 function boot(args: string[], o: { input?: string; env?: NodeJS.ProcessEnv; onStdout?: (s: string, pid: number) => void } = {}): Promise<Run> {
   const t = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(CLI[0], [...CLI.slice(1), ...args], {
     stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...o.env },
   });
   let stdout = '';
@@ -91,7 +92,7 @@ when(ok, '-t: the app runs on a pseudo-terminal (default 24x80 without a host te
 
 when(ok && spawnSync('python3', ['--version']).status === 0, '-it on a real terminal: raw mode, keys and window size reach the app, terminal restored after', async () => {
   // `stty -a` runs on the same terminal after hyperbuild exits: it must be cooked again.
-  const cli = [process.execPath, '--import', 'tsx', CLI, ...tcg, '-it', bundle!.dir, '--', 'sh', '-c', 'echo READY; read line; echo "got:$line"; stty size; exit 4']
+  const cli = [...CLI, ...tcg, '-it', bundle!.dir, '--', 'sh', '-c', 'echo READY; read line; echo "got:$line"; stty size; exit 4']
     .map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
   const r = await runOnPty(['sh', '-c', `${cli}; echo "EXIT=$?"; stty -a`], { rows: 40, cols: 100, keys: 'hello\r' });
   assert.ok(r.rawSeen, 'the host terminal was put in raw mode');
@@ -128,7 +129,8 @@ const REPO = new URL('../', import.meta.url).pathname;
 const canBuild = haveQemu && existsSync(join(REPO, 'dist/hyperbuild.js')) && existsSync(join(REPO, 'fixtures/out/busybox/index.json'));
 when(canBuild, 'a bundle made by `hyperbuild build` boots (image cmd overridden)', async () => {
   const out = join(WORK, 'built-busybox');
-  execFileSync(process.execPath, [join(REPO, 'bin/hyperbuild'), 'build', 'oci:fixtures/out/busybox:latest', '-o', out], { cwd: REPO, stdio: 'ignore' });
+  const built = hyperbuild(['build', 'oci:fixtures/out/busybox:latest', '-o', out]);
+  assert.is(built.status, 0, built.stderr);
   const r = await boot([...tcg, out, '--', 'sh', '-c', 'echo built; test -x /.hyperstart/init']);
   assert.is(r.code, 0, r.stderr.slice(-2000));
   assert.is(r.stdout, 'built\n');

@@ -1,12 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, hyperbuild } from './helpers/cli.ts';
+import { FIXTURES, hyperbuild, runCli } from './helpers/cli.ts';
+import { tempDir } from './helpers/places.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'hb-build-'));
+const work = tempDir('build');
 const cache = join(work, 'cache');
 // Tests share the machine's kernel cache (the HyperKernel takes minutes to build) but not its blob cache.
 const kernelCache = process.env.HYPERBUILD_KERNEL_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'hyperbuild');
@@ -75,16 +75,9 @@ test('a rebuild of an unchanged image is a no-op', async () => {
 });
 
 test('two builds of the same image at once, sharing a cache, both succeed', async () => {
-  const { spawn } = await import('node:child_process');
   const shared = join(work, 'cache-concurrent');
-  const run = (out: string) =>
-    new Promise<number>((resolve) => {
-      const p = spawn(join(FIXTURES, '..', '..', 'bin', 'hyperbuild'), ['build', `oci-archive:${FIXTURES}/busybox-oci.tar:latest`, '-o', out, '--cache-dir', shared, '--json'], {
-        env: { ...process.env, HYPERBUILD_KERNEL_CACHE_DIR: kernelCache },
-        stdio: 'ignore',
-      });
-      p.on('close', (code) => resolve(code ?? -1));
-    });
+  const run = async (out: string) =>
+    (await runCli(['build', `oci-archive:${FIXTURES}/busybox-oci.tar:latest`, '-o', out, '--cache-dir', shared, '--json'], { env: { HYPERBUILD_KERNEL_CACHE_DIR: kernelCache } })).status;
   const [a, b] = await Promise.all([run(join(work, 'conc-a')), run(join(work, 'conc-b'))]);
   assert.equal([a, b], [0, 0]);
   const ma = readFileSync(join(work, 'conc-a', 'bundle.json'), 'utf8');

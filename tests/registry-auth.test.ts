@@ -18,7 +18,7 @@ import { lookupCredentials } from '../toolchain/registry/docker-config.ts';
 import { pullImage } from '../toolchain/registry/registry-source.ts';
 import { makeBundleDir, makeOciLayout, tempDir, type BundleInfo, type OciLayoutInfo } from './helpers/registry-fixtures.ts';
 import { startFaultProxy, type FaultProxy } from './helpers/registry-fault-proxy.ts';
-import { runCli } from './helpers/registry-run.ts';
+import { runCli } from './helpers/cli.ts';
 import { startRegistry, type RegistryServer } from './helpers/registry-server.ts';
 import { startTokenServer, type TokenServer } from './helpers/registry-token-server.ts';
 
@@ -75,13 +75,13 @@ test('basic auth: anonymous is refused with a login hint; credentials work', asy
 test('CLI login checks the password, writes the Docker config, logout removes it', async () => {
   const dockerConfig = join(work, 'docker-login');
   const env = { DOCKER_CONFIG: dockerConfig, XDG_CACHE_HOME: join(work, 'xdg-login') };
-  const wrong = await runCli(['login', basic.host, '-u', 'alice', '--password-stdin'], { env, input: 'nope\n' });
-  assert.is(wrong.code, 1, wrong.stderr);
+  const wrong = await runCli(['login', basic.host, '-u', 'alice', '--password-stdin'], { from: 'source', env, input: 'nope\n' });
+  assert.is(wrong.status, 1, wrong.stderr);
   assert.match(wrong.stderr, /access denied/);
   assert.not.ok(existsSync(join(dockerConfig, 'config.json')));
 
-  const ok = await runCli(['login', basic.host, '-u', 'alice', '--password-stdin'], { env, input: `${USERS.alice}\n` });
-  assert.is(ok.code, 0, ok.stderr);
+  const ok = await runCli(['login', basic.host, '-u', 'alice', '--password-stdin'], { from: 'source', env, input: `${USERS.alice}\n` });
+  assert.is(ok.status, 0, ok.stderr);
   const file = join(dockerConfig, 'config.json');
   const saved = JSON.parse(readFileSync(file, 'utf8'));
   assert.is(saved.auths[basic.host].auth, Buffer.from(`alice:${USERS.alice}`).toString('base64'));
@@ -92,14 +92,14 @@ test('CLI login checks the password, writes the Docker config, logout removes it
   const pulled = await pullImage(`${basic.host}/team/img:1`, { cacheDir: join(work, 'cache-login'), dockerConfig: file });
   assert.is(pulled.manifestDigest, image.images[0]!.manifestDigest);
 
-  const push = await runCli(['push', bundle.dir, `${basic.host}/team/cli:1`], { env });
-  assert.is(push.code, 0, push.stderr);
+  const push = await runCli(['push', bundle.dir, `${basic.host}/team/cli:1`], { from: 'source', env });
+  assert.is(push.status, 0, push.stderr);
 
-  const out = await runCli(['logout', basic.host], { env });
-  assert.is(out.code, 0, out.stderr);
+  const out = await runCli(['logout', basic.host], { from: 'source', env });
+  assert.is(out.status, 0, out.stderr);
   assert.equal(JSON.parse(readFileSync(file, 'utf8')).auths, {});
-  const denied = await runCli(['inspect', `${basic.host}/team/cli:1`], { env });
-  assert.is(denied.code, 1);
+  const denied = await runCli(['inspect', `${basic.host}/team/cli:1`], { from: 'source', env });
+  assert.is(denied.status, 1);
   assert.match(denied.stderr, /hint: check the repository name, then run 'hyperbuild login/);
 });
 
@@ -125,14 +125,14 @@ else if (action === 'erase') { delete db[input]; fs.writeFileSync(file, JSON.str
   mkdirSync(dockerConfig, { recursive: true });
   writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ credsStore: 'hbtest' }));
   const env = { DOCKER_CONFIG: dockerConfig, PATH: `${bin}:${process.env.PATH}`, XDG_CACHE_HOME: join(work, 'xdg-helper') };
-  const login = await runCli(['login', basic.host, '-u', 'bob', '-p', USERS.bob], { env });
-  assert.is(login.code, 0, login.stderr);
+  const login = await runCli(['login', basic.host, '-u', 'bob', '-p', USERS.bob], { from: 'source', env });
+  assert.is(login.status, 0, login.stderr);
   assert.equal(JSON.parse(readFileSync(store, 'utf8'))[basic.host], { ServerURL: basic.host, Username: 'bob', Secret: USERS.bob });
   assert.not.match(readFileSync(join(dockerConfig, 'config.json'), 'utf8'), /hunter2/);
-  const inspect = await runCli(['inspect', `${basic.host}/team/app:1`], { env });
-  assert.is(inspect.code, 0, inspect.stderr);
-  const logout = await runCli(['logout', basic.host], { env });
-  assert.is(logout.code, 0, logout.stderr);
+  const inspect = await runCli(['inspect', `${basic.host}/team/app:1`], { from: 'source', env });
+  assert.is(inspect.status, 0, inspect.stderr);
+  const logout = await runCli(['logout', basic.host], { from: 'source', env });
+  assert.is(logout.status, 0, logout.stderr);
   assert.equal(JSON.parse(readFileSync(store, 'utf8')), {});
   const oldPath = process.env.PATH;
   process.env.PATH = env.PATH;
@@ -163,13 +163,13 @@ test('TLS: --ca-file trusts a private CA; without it the error says what to do; 
   const pulled = await pullBundle(ref, join(work, 'tls-insecure'), { cacheDir: join(work, 'cache-tls'), tlsVerify: false });
   assert.is(pulled.manifestDigest, pushed.manifestDigest);
   const env = { XDG_CACHE_HOME: join(work, 'xdg-tls'), DOCKER_CONFIG: join(work, 'docker-tls') };
-  const viaCa = await runCli(['inspect', ref, '--json', '--ca-file', tls.caFile!], { env });
-  assert.is(viaCa.code, 0, viaCa.stderr);
+  const viaCa = await runCli(['inspect', ref, '--json', '--ca-file', tls.caFile!], { from: 'source', env });
+  assert.is(viaCa.status, 0, viaCa.stderr);
   assert.is(JSON.parse(viaCa.stdout).digest, pushed.manifestDigest);
-  const viaInsecure = await runCli(['inspect', ref, '--tls-verify=false'], { env });
-  assert.is(viaInsecure.code, 0, viaInsecure.stderr);
-  const plain = await runCli(['inspect', ref], { env });
-  assert.is(plain.code, 1);
+  const viaInsecure = await runCli(['inspect', ref, '--tls-verify=false'], { from: 'source', env });
+  assert.is(viaInsecure.status, 0, viaInsecure.stderr);
+  const plain = await runCli(['inspect', ref], { from: 'source', env });
+  assert.is(plain.status, 1);
   assert.match(plain.stderr, /hint: pass --ca-file/);
   // skopeo reads what we pushed over TLS, trusting the same CA (cert-dir wants ca.crt).
   const certDir = join(work, 'certs-for-skopeo');

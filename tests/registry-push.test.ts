@@ -15,7 +15,7 @@ import { pushBundle } from '../toolchain/registry/bundle-push.ts';
 import { inspectReference } from '../toolchain/registry/inspect.ts';
 import { pullImage } from '../toolchain/registry/registry-source.ts';
 import { makeBundleDir, makeOciLayout, tempDir, type BundleInfo } from './helpers/registry-fixtures.ts';
-import { runCli } from './helpers/registry-run.ts';
+import { runCli } from './helpers/cli.ts';
 import { startRegistry, type RegistryServer } from './helpers/registry-server.ts';
 
 let registry: RegistryServer;
@@ -177,21 +177,21 @@ test('inspect summarises a bundle', async () => {
 test('CLI: push prints the digest, inspect --json, pull -o', async () => {
   const ref = `${registry.host}/cli/app:2`;
   const env = { XDG_CACHE_HOME: join(work, 'xdg'), DOCKER_CONFIG: join(work, 'docker-empty') };
-  const push = await runCli(['push', bundle.dir, ref], { env });
-  assert.is(push.code, 0, push.stderr);
+  const push = await runCli(['push', bundle.dir, ref], { from: 'source', env });
+  assert.is(push.status, 0, push.stderr);
   assert.match(push.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
-  const inspect = await runCli(['inspect', ref, '--json'], { env });
-  assert.is(inspect.code, 0, inspect.stderr);
+  const inspect = await runCli(['inspect', ref, '--json'], { from: 'source', env });
+  assert.is(inspect.status, 0, inspect.stderr);
   const info = JSON.parse(inspect.stdout);
   assert.is(info.digest, push.stdout.trim());
   assert.is(info.kind, 'bundle');
   const out = join(work, 'cli-out');
-  const pull = await runCli(['pull', ref, '-o', out], { env });
-  assert.is(pull.code, 0, pull.stderr);
+  const pull = await runCli(['pull', ref, '-o', out], { from: 'source', env });
+  assert.is(pull.status, 0, pull.stderr);
   assert.is(pull.stdout.trim(), push.stdout.trim());
   assert.ok(readFileSync(join(out, 'bundle.json')).equals(bundle.bundleJson));
-  const bad = await runCli(['pull', 'Bad:Ref:x', '-o', join(work, 'x')], { env });
-  assert.is(bad.code, 2);
+  const bad = await runCli(['pull', 'Bad:Ref:x', '-o', join(work, 'x')], { from: 'source', env });
+  assert.is(bad.status, 2);
   assert.match(bad.stderr, /invalid image reference 'Bad:Ref:x'/);
 });
 

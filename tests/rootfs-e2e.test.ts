@@ -6,12 +6,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, ROOT, hyperbuild } from './helpers/cli.ts';
+import { tempDir } from './helpers/places.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'hb-rootfs-'));
+const work = tempDir('rootfs');
 const kernelEnv = { HYPERBUILD_KERNEL_CACHE_DIR: process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? join(process.env.HOME ?? '/root', '.cache', 'hyperbuild') };
 
 /**
