@@ -1,10 +1,15 @@
+/**
+ * The streaming tar reader: members of ustar, GNU, v7 and PAX archives (GNU
+ * sparse in all four encodings) as entries with single-use bodies, straight
+ * from the byte stream, for image layers, image archives and ACIs.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import { displayPath, type ByteString } from '../paths/byte-string.ts';
 import { ChunkReader } from './chunk-reader.ts';
-import type { TarEntry } from './entry.ts';
+import type { TarEntry, TarEntryType } from './entry.ts';
 import { decodeGnuLongName } from './gnu-longname.ts';
 import { BLOCK_SIZE, decodeHeader, isZeroBlock, type RawHeader } from './header.ts';
-import { applyPaxRecords, emptyPaxFields, mergePaxFields, paxFieldsBytes, parsePaxRecords } from './pax.ts';
+import { applyPaxRecords, emptyPaxFields, mergePaxFields, paxFieldsBytes, parsePaxRecords, type PaxFields } from './pax.ts';
 import {
   expandSparse,
   oldGnuSparseExtension,
@@ -72,201 +77,248 @@ function paddingFor(size: number): number {
  *   that upstream digest checks see every byte.
  */
 export async function* readTar(source: AsyncIterable<Buffer>, label: string): AsyncGenerator<TarMember> {
-  const input = new ChunkReader(source);
-  const global = emptyPaxFields();
-  let current: BodyCursor | undefined;
-  /** For errors in a header, which has no trustworthy name of its own. */
-  let previousPath: ByteString | undefined;
-
-  const truncated = (what: string): BadInputError =>
-    new BadInputError(`${label}: truncated tar archive ${what}`, {
-      hint: 'The archive ends early; the download or the file is incomplete.',
-    });
-
-  /** Reads a metadata body (PAX, GNU long name) fully, refusing oversized ones. */
-  const readMetadata = async (header: RawHeader, what: string, offset: number): Promise<Buffer> => {
-    if (header.size > MAX_METADATA_RECORD) {
-      throw new BadInputError(
-        `${label}: ${what} at offset ${offset} is ${header.size} bytes; more than ${MAX_METADATA_RECORD} is not a real archive`,
-      );
-    }
-    const data = await input.readExact(header.size);
-    const padding = paddingFor(header.size);
-    if (data.length < header.size || (await input.skip(padding)) < padding) {
-      throw truncated(`in the ${what} at offset ${offset}`);
-    }
-    return data;
-  };
-
+  const scanner = new TarScanner(new ChunkReader(source), label);
   try {
     for (;;) {
-      if (current !== undefined) {
-        const cursor = current;
-        cursor.finished = true;
-        cursor.skipped = cursor.remaining > 0;
-        const want = cursor.remaining + cursor.padding;
-        const skipped = await input.skip(want);
-        if (skipped < want) {
-          throw truncated(
-            skipped < cursor.remaining
-              ? `in the body of ${quoted(cursor.path)} (${cursor.remaining - skipped} bytes missing)`
-              : `in the padding after ${quoted(cursor.path)}`,
-          );
-        }
-        cursor.remaining = 0;
-        current = undefined;
-      }
-
-      // Metadata pseudo-entries accumulate until the real entry they describe.
-      const local = emptyPaxFields();
-      let longName: ByteString | undefined;
-      let longLink: ByteString | undefined;
-      let pendingMetadata: string | undefined;
-      let header: RawHeader;
-      let headerOffset: number;
-      for (;;) {
-        headerOffset = input.offset;
-        const block = await input.readExact(BLOCK_SIZE);
-        if (block.length === 0 || isZeroBlock(block)) {
-          if (pendingMetadata !== undefined) {
-            throw truncated(`after ${pendingMetadata}: no entry follows it`);
-          }
-          if (block.length > 0) {
-            const second = await input.readExact(BLOCK_SIZE);
-            if (second.length > 0 && !second.every((b) => b === 0)) {
-              throw new BadInputError(
-                `${label}: tar archive has a lone zero block at offset ${headerOffset} followed by more data`,
-              );
-            }
-          }
-          await input.drain();
-          return;
-        }
-        if (block.length < BLOCK_SIZE) {
-          const after = pendingMetadata ?? (previousPath === undefined ? undefined : `the entry ${quoted(previousPath)}`);
-          throw truncated(`in the header at offset ${headerOffset}${after === undefined ? '' : ` (after ${after})`}`);
-        }
-        const where = `${label}: offset ${headerOffset}`;
-        header = decodeHeader(block, where);
-        if (header.typeflag === 'x' || header.typeflag === 'g') {
-          const isGlobal = header.typeflag === 'g';
-          const what = isGlobal ? 'global PAX header' : 'PAX header';
-          const records = parsePaxRecords(await readMetadata(header, what, headerOffset), where);
-          applyPaxRecords(isGlobal ? global : local, records, where, isGlobal);
-          if (paxFieldsBytes(global) + paxFieldsBytes(local) > MAX_METADATA_RECORD) {
-            throw new BadInputError(`${where}: PAX metadata adds up to more than ${MAX_METADATA_RECORD} bytes`);
-          }
-          if (!isGlobal) pendingMetadata = `the PAX header at offset ${headerOffset}`;
-        } else if (header.typeflag === 'L' || header.typeflag === 'K') {
-          const name = decodeGnuLongName(await readMetadata(header, 'GNU long name', headerOffset));
-          if (header.typeflag === 'L') longName = name;
-          else longLink = name;
-          pendingMetadata = `the GNU long name at offset ${headerOffset}`;
-        } else if (header.typeflag === 'V') {
-          // Volume labels name the tape, not a file; GNU tar writes them with --label.
-          const skip = header.size + paddingFor(header.size);
-          if ((await input.skip(skip)) < skip) throw truncated(`in the volume label at offset ${headerOffset}`);
-        } else {
-          break;
-        }
-      }
-
-      const pax = mergePaxFields(global, local);
-      let path = pax.path ?? longName ?? header.path;
-      const type = entryTypeOf(header.typeflag);
-      if (type === undefined) {
-        const flag = header.typeflag;
-        const shown = /^[\x21-\x7e]$/.test(flag) ? `'${flag}'` : `0x${flag.charCodeAt(0).toString(16).padStart(2, '0')}`;
-        throw new BadInputError(
-          `${label}: ${quoted(path)} at offset ${headerOffset} has unsupported tar entry type ${shown}`,
-          { hint: flag === 'M' ? 'Multi-volume archives are not supported.' : undefined },
-        );
-      }
-      const where = `${label}: ${quoted(path)} at offset ${headerOffset}`;
-      // v7 marks directories as type '\0' with a trailing '/'; Go's archive/tar reads it the same way.
-      const finalType = header.typeflag === '\0' && path.endsWith('/') ? 'directory' : type;
-      const headerOnly = isHeaderOnly(header.typeflag) || finalType !== type;
-      const storedSize = headerOnly ? 0 : (pax.size ?? header.size);
-      const cursor: BodyCursor = { path, remaining: storedSize, padding: paddingFor(storedSize), finished: false, skipped: false };
-      const stale = (): Error => new Error(`tar body of ${quoted(cursor.path)} read after moving to the next member`);
-      current = cursor;
-      previousPath = path;
-
-      const readData = async (max: number): Promise<Buffer> => {
-        if (cursor.finished) throw stale();
-        const chunk = await input.readSome(Math.min(max, cursor.remaining));
-        if (chunk.length === 0) {
-          throw truncated(`in the body of ${quoted(cursor.path)} (${cursor.remaining} bytes missing)`);
-        }
-        cursor.remaining -= chunk.length;
-        return chunk;
-      };
-      const readBlock = async (): Promise<Buffer> => {
-        if (cursor.remaining < BLOCK_SIZE) throw new BadInputError(`${where}: GNU sparse map runs past the stored data`);
-        const block = await input.readExact(BLOCK_SIZE);
-        if (block.length < BLOCK_SIZE) throw truncated(`in the sparse map of ${quoted(path)}`);
-        cursor.remaining -= BLOCK_SIZE;
-        return block;
-      };
-
-      let sparse: SparseLayout | undefined;
-      if (header.typeflag === 'S') {
-        const { layout, extended } = oldGnuSparseHeader(header.block, where);
-        // Extension blocks sit between header and data and are not counted in the size field.
-        for (let more = extended; more; ) {
-          const block = await input.readExact(BLOCK_SIZE);
-          if (block.length < BLOCK_SIZE) throw truncated(`in the sparse map of ${quoted(path)}`);
-          more = oldGnuSparseExtension(block, layout.segments, where);
-        }
-        sparse = layout;
-      } else if (finalType === 'file' && pax.sparse.length > 0) {
-        const info = paxSparseInfo(pax.sparse, where);
-        if (info !== undefined) {
-          if (info.name !== undefined) path = cursor.path = previousPath = info.name;
-          if (info.version === '1.0') {
-            info.segments = (await readSparse10Map(readBlock, where)).segments;
-          }
-          sparse = { realSize: info.realSize, segments: info.segments };
-        }
-      }
-      if (sparse !== undefined) validateSparseLayout(sparse, cursor.remaining, where);
-
-      const isDevice = finalType === 'chardev' || finalType === 'blockdev';
-      const isLink = finalType === 'hardlink' || finalType === 'symlink';
-
-      const entry: TarEntry = {
-        path,
-        type: finalType,
-        mode: header.mode,
-        uid: pax.uid ?? header.uid,
-        gid: pax.gid ?? header.gid,
-        mtime: pax.mtime ?? header.mtime,
-        size: finalType === 'file' ? (sparse?.realSize ?? storedSize) : 0,
-        linkname: isLink ? (pax.linkpath ?? longLink ?? header.linkname) : '',
-        devmajor: isDevice ? header.devmajor : 0,
-        devminor: isDevice ? header.devminor : 0,
-        xattrs: pax.xattrs,
-      };
-
-      let body: AsyncIterable<Buffer>;
-      if (finalType !== 'file') {
-        body = emptyBody;
-      } else if (sparse !== undefined) {
-        const layout = sparse;
-        body = singleUse(cursor, () => expandSparse(layout, readData));
-      } else {
-        body = singleUse(cursor, async function* () {
-          for (;;) {
-            if (cursor.skipped) throw stale();
-            if (cursor.remaining === 0) return;
-            yield await readData(cursor.remaining);
-          }
-        });
-      }
-      yield { entry, body };
+      await scanner.skipRestOfBody();
+      const group = await scanner.nextHeaderGroup();
+      if (group === undefined) return;
+      yield await scanner.member(group);
     }
   } finally {
-    await input.close();
+    await scanner.close();
+  }
+}
+
+/** A real entry's header and the metadata pseudo-entries (PAX, GNU long names) that came before it. */
+interface HeaderGroup {
+  header: RawHeader;
+  offset: number;
+  local: PaxFields;
+  longName?: ByteString;
+  longLink?: ByteString;
+}
+
+/** The reader's state between members: where the input is, global PAX fields, and the body being read. */
+class TarScanner {
+  private readonly global = emptyPaxFields();
+  private current: BodyCursor | undefined;
+  /** For errors in a header, which has no trustworthy name of its own. */
+  private previousPath: ByteString | undefined;
+
+  constructor(private readonly input: ChunkReader, private readonly label: string) {}
+
+  close(): Promise<void> {
+    return this.input.close();
+  }
+
+  truncated(what: string): BadInputError {
+    return new BadInputError(`${this.label}: truncated tar archive ${what}`, {
+      hint: 'The archive ends early; the download or the file is incomplete.',
+    });
+  }
+
+  /** Move past whatever the consumer left of the previous member's body (and its padding). */
+  async skipRestOfBody(): Promise<void> {
+    const cursor = this.current;
+    if (cursor === undefined) return;
+    cursor.finished = true;
+    cursor.skipped = cursor.remaining > 0;
+    const want = cursor.remaining + cursor.padding;
+    const skipped = await this.input.skip(want);
+    if (skipped < want) {
+      throw this.truncated(
+        skipped < cursor.remaining
+          ? `in the body of ${quoted(cursor.path)} (${cursor.remaining - skipped} bytes missing)`
+          : `in the padding after ${quoted(cursor.path)}`,
+      );
+    }
+    cursor.remaining = 0;
+    this.current = undefined;
+  }
+
+  /** Reads a metadata body (PAX, GNU long name) fully, refusing oversized ones. */
+  private async readMetadata(header: RawHeader, what: string, offset: number): Promise<Buffer> {
+    if (header.size > MAX_METADATA_RECORD) {
+      throw new BadInputError(
+        `${this.label}: ${what} at offset ${offset} is ${header.size} bytes; more than ${MAX_METADATA_RECORD} is not a real archive`,
+      );
+    }
+    const data = await this.input.readExact(header.size);
+    const padding = paddingFor(header.size);
+    if (data.length < header.size || (await this.input.skip(padding)) < padding) {
+      throw this.truncated(`in the ${what} at offset ${offset}`);
+    }
+    return data;
+  }
+
+  /**
+   * Read headers until a real entry's: metadata pseudo-entries accumulate
+   * until the entry they describe. Undefined at the end of the archive, after
+   * the rest of the input has been drained.
+   */
+  async nextHeaderGroup(): Promise<HeaderGroup | undefined> {
+    const group: Omit<HeaderGroup, 'header' | 'offset'> = { local: emptyPaxFields() };
+    let pendingMetadata: string | undefined;
+    for (;;) {
+      const offset = this.input.offset;
+      const block = await this.input.readExact(BLOCK_SIZE);
+      if (block.length === 0 || isZeroBlock(block)) {
+        await this.endOfArchive(block, offset, pendingMetadata);
+        return undefined;
+      }
+      if (block.length < BLOCK_SIZE) {
+        const after = pendingMetadata ?? (this.previousPath === undefined ? undefined : `the entry ${quoted(this.previousPath)}`);
+        throw this.truncated(`in the header at offset ${offset}${after === undefined ? '' : ` (after ${after})`}`);
+      }
+      const where = `${this.label}: offset ${offset}`;
+      const header = decodeHeader(block, where);
+      const metadata = await this.readMetadataEntry(header, offset, where, group);
+      if (metadata === undefined) return { ...group, header, offset };
+      if (metadata !== 'ignored') pendingMetadata = metadata;
+    }
+  }
+
+  /** An end marker: nothing may follow a lone zero block, and no metadata may be left waiting for its entry. */
+  private async endOfArchive(block: Buffer, offset: number, pendingMetadata: string | undefined): Promise<void> {
+    if (pendingMetadata !== undefined) throw this.truncated(`after ${pendingMetadata}: no entry follows it`);
+    if (block.length > 0) {
+      const second = await this.input.readExact(BLOCK_SIZE);
+      if (second.length > 0 && !second.every((b) => b === 0)) {
+        throw new BadInputError(`${this.label}: tar archive has a lone zero block at offset ${offset} followed by more data`);
+      }
+    }
+    await this.input.drain();
+  }
+
+  /**
+   * Fold a metadata pseudo-entry into `group` (or the global PAX fields).
+   * Returns what now waits for an entry, 'ignored' for a volume label, and
+   * undefined when `header` is a real entry.
+   */
+  private async readMetadataEntry(header: RawHeader, offset: number, where: string, group: Omit<HeaderGroup, 'header' | 'offset'>): Promise<string | 'ignored' | undefined> {
+    if (header.typeflag === 'x' || header.typeflag === 'g') {
+      const isGlobal = header.typeflag === 'g';
+      const records = parsePaxRecords(await this.readMetadata(header, isGlobal ? 'global PAX header' : 'PAX header', offset), where);
+      applyPaxRecords(isGlobal ? this.global : group.local, records, where, isGlobal);
+      if (paxFieldsBytes(this.global) + paxFieldsBytes(group.local) > MAX_METADATA_RECORD) {
+        throw new BadInputError(`${where}: PAX metadata adds up to more than ${MAX_METADATA_RECORD} bytes`);
+      }
+      return isGlobal ? 'ignored' : `the PAX header at offset ${offset}`;
+    }
+    if (header.typeflag === 'L' || header.typeflag === 'K') {
+      const name = decodeGnuLongName(await this.readMetadata(header, 'GNU long name', offset));
+      if (header.typeflag === 'L') group.longName = name;
+      else group.longLink = name;
+      return `the GNU long name at offset ${offset}`;
+    }
+    if (header.typeflag === 'V') {
+      // Volume labels name the tape, not a file; GNU tar writes them with --label.
+      const skip = header.size + paddingFor(header.size);
+      if ((await this.input.skip(skip)) < skip) throw this.truncated(`in the volume label at offset ${offset}`);
+      return 'ignored';
+    }
+    return undefined;
+  }
+
+  /** The member a header group describes; its body reads from the input until the next call to skipRestOfBody. */
+  async member({ header, offset, local, longName, longLink }: HeaderGroup): Promise<TarMember> {
+    const pax = mergePaxFields(this.global, local);
+    const path = pax.path ?? longName ?? header.path;
+    const type = this.entryType(header, path, offset);
+    const where = `${this.label}: ${quoted(path)} at offset ${offset}`;
+    const headerOnly = isHeaderOnly(header.typeflag) || type !== entryTypeOf(header.typeflag);
+    const storedSize = headerOnly ? 0 : (pax.size ?? header.size);
+    const cursor: BodyCursor = { path, remaining: storedSize, padding: paddingFor(storedSize), finished: false, skipped: false };
+    this.current = cursor;
+    this.previousPath = path;
+    const sparse = await this.sparseLayout(header, type, pax, cursor, where);
+    const isDevice = type === 'chardev' || type === 'blockdev';
+    const isLink = type === 'hardlink' || type === 'symlink';
+    const entry: TarEntry = {
+      path: cursor.path,
+      type,
+      mode: header.mode,
+      uid: pax.uid ?? header.uid,
+      gid: pax.gid ?? header.gid,
+      mtime: pax.mtime ?? header.mtime,
+      size: type === 'file' ? (sparse?.realSize ?? storedSize) : 0,
+      linkname: isLink ? (pax.linkpath ?? longLink ?? header.linkname) : '',
+      devmajor: isDevice ? header.devmajor : 0,
+      devminor: isDevice ? header.devminor : 0,
+      xattrs: pax.xattrs,
+    };
+    return { entry, body: type === 'file' ? this.fileBody(cursor, sparse) : emptyBody };
+  }
+
+  /** The entry type, refusing unknown typeflags; v7 marks directories as type '\0' with a trailing '/' (Go's archive/tar reads it the same way). */
+  private entryType(header: RawHeader, path: ByteString, offset: number): TarEntryType {
+    const type = entryTypeOf(header.typeflag);
+    if (type === undefined) {
+      const flag = header.typeflag;
+      const shown = /^[\x21-\x7e]$/.test(flag) ? `'${flag}'` : `0x${flag.charCodeAt(0).toString(16).padStart(2, '0')}`;
+      throw new BadInputError(
+        `${this.label}: ${quoted(path)} at offset ${offset} has unsupported tar entry type ${shown}`,
+        { hint: flag === 'M' ? 'Multi-volume archives are not supported.' : undefined },
+      );
+    }
+    return header.typeflag === '\0' && path.endsWith('/') ? 'directory' : type;
+  }
+
+  /**
+   * The sparse map of a sparse file, read from wherever its encoding keeps it
+   * (old GNU extension blocks, PAX records, or the start of the body, which
+   * may also rename the member); undefined for any other entry.
+   */
+  private async sparseLayout(header: RawHeader, type: TarEntryType, pax: PaxFields, cursor: BodyCursor, where: string): Promise<SparseLayout | undefined> {
+    let sparse: SparseLayout | undefined;
+    if (header.typeflag === 'S') {
+      const { layout, extended } = oldGnuSparseHeader(header.block, where);
+      // Extension blocks sit between header and data and are not counted in the size field.
+      for (let more = extended; more; ) {
+        const block = await this.input.readExact(BLOCK_SIZE);
+        if (block.length < BLOCK_SIZE) throw this.truncated(`in the sparse map of ${quoted(cursor.path)}`);
+        more = oldGnuSparseExtension(block, layout.segments, where);
+      }
+      sparse = layout;
+    } else if (type === 'file' && pax.sparse.length > 0) {
+      const info = paxSparseInfo(pax.sparse, where);
+      if (info === undefined) return undefined;
+      if (info.name !== undefined) cursor.path = this.previousPath = info.name;
+      if (info.version === '1.0') info.segments = (await readSparse10Map(() => this.readMapBlock(cursor, where), where)).segments;
+      sparse = { realSize: info.realSize, segments: info.segments };
+    }
+    if (sparse !== undefined) validateSparseLayout(sparse, cursor.remaining, where);
+    return sparse;
+  }
+
+  /** One block of a PAX 1.0 sparse map, which is counted in the stored data. */
+  private async readMapBlock(cursor: BodyCursor, where: string): Promise<Buffer> {
+    if (cursor.remaining < BLOCK_SIZE) throw new BadInputError(`${where}: GNU sparse map runs past the stored data`);
+    const block = await this.input.readExact(BLOCK_SIZE);
+    if (block.length < BLOCK_SIZE) throw this.truncated(`in the sparse map of ${quoted(cursor.path)}`);
+    cursor.remaining -= BLOCK_SIZE;
+    return block;
+  }
+
+  /** A file's content: the stored bytes, or their expansion with holes for a sparse file. */
+  private fileBody(cursor: BodyCursor, sparse: SparseLayout | undefined): AsyncIterable<Buffer> {
+    const stale = (): Error => new Error(`tar body of ${quoted(cursor.path)} read after moving to the next member`);
+    const readData = async (max: number): Promise<Buffer> => {
+      if (cursor.finished) throw stale();
+      const chunk = await this.input.readSome(Math.min(max, cursor.remaining));
+      if (chunk.length === 0) throw this.truncated(`in the body of ${quoted(cursor.path)} (${cursor.remaining} bytes missing)`);
+      cursor.remaining -= chunk.length;
+      return chunk;
+    };
+    if (sparse !== undefined) return singleUse(cursor, () => expandSparse(sparse, readData));
+    return singleUse(cursor, async function* () {
+      for (;;) {
+        if (cursor.skipped) throw stale();
+        if (cursor.remaining === 0) return;
+        yield await readData(cursor.remaining);
+      }
+    });
   }
 }
 
