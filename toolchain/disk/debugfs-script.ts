@@ -52,16 +52,101 @@ const CREATED_MODE: Partial<Record<Inode['kind'], number>> = { directory: 0o755,
  * gets it as atime, ctime, mtime and crtime.
  */
 export async function writeDebugfsScript(tree: RootfsTree, workDir: string, sourceDateEpoch: number | undefined, createdAt: number): Promise<DebugfsScript> {
-  const lines: ByteString[] = [];
-  const firstPath = new Map<Inode, ByteString>();
-  const links = new Map<Inode, number>();
-  const xattrFiles = new Map<string, string>();
-  let fileCount = 0;
-  let cwd: ByteString | null = null;
+  const script = new ScriptBuilder(workDir, sourceDateEpoch, createdAt);
+  await writeFile(script.emptyFile, '');
+  for (const { node } of tree.walk()) if (!node.children) script.countLink(node.inode);
 
-  const emptyFile = join(workDir, 'empty');
-  await writeFile(emptyFile, '');
-  for (const { node } of tree.walk()) if (!node.children) links.set(node.inode, (links.get(node.inode) ?? 0) + 1);
+  const hasLostAndFound = tree.root.children!.get(LOST_AND_FOUND);
+  if (!hasLostAndFound?.children) script.lines.push(`rmdir /${LOST_AND_FOUND}`);
+  // Pass 1: every name; non-directories get their fields at once.
+  for (const { path, node } of tree.walk()) {
+    if (path !== '') await script.createName(path, node.inode, Boolean(node.children));
+  }
+  // Pass 2: directories, by absolute path, after all their children exist.
+  for (const { path, node } of tree.walk()) {
+    if (node.children) await script.setFields(quote(abs(path), 'path'), node.inode, true);
+  }
+
+  const scriptPath = join(workDir, 'debugfs.script');
+  await writeFile(scriptPath, Buffer.from(script.lines.join('\n') + '\n', 'latin1'));
+  return { path: scriptPath, files: script.fileCount };
+}
+
+/** The script being written, and what it has already staged in the work directory. */
+class ScriptBuilder {
+  readonly lines: ByteString[] = [];
+  readonly emptyFile: string;
+  fileCount = 0;
+  private readonly firstPath = new Map<Inode, ByteString>();
+  private readonly links = new Map<Inode, number>();
+  private readonly xattrFiles = new Map<string, string>();
+  private cwd: ByteString | null = null;
+
+  constructor(private readonly workDir: string, private readonly sourceDateEpoch: number | undefined, private readonly createdAt: number) {
+    this.emptyFile = join(workDir, 'empty');
+  }
+
+  countLink(inode: Inode): void {
+    this.links.set(inode, (this.links.get(inode) ?? 0) + 1);
+  }
+
+  /**
+   * Create the name `path`, looked up relative to the parent we are in (one
+   * directory scan, not one per component): a directory, a hard link to an
+   * inode already created, or a new inode with its fields.
+   */
+  async createName(path: ByteString, inode: Inode, isDir: boolean): Promise<void> {
+    const slash = path.lastIndexOf('/');
+    const parent = slash < 0 ? '' : path.slice(0, slash);
+    const name = path.slice(slash + 1);
+    if (parent !== this.cwd) {
+      this.lines.push(`cd ${quote(abs(parent), 'path')}`);
+      this.cwd = parent;
+    }
+    if (isDir) {
+      if (path !== LOST_AND_FOUND) this.lines.push(`mkdir ${quote(name, 'path')}`);
+      return;
+    }
+    const first = this.firstPath.get(inode);
+    if (first !== undefined) {
+      this.lines.push(`ln ${quote(abs(first), 'path')} ${quote(name, 'path')}`);
+      return;
+    }
+    this.firstPath.set(inode, path);
+    await this.createInode(path, name, inode);
+    // './' keeps a name like '<12>' from being read as an inode number.
+    await this.setFields(quote(`./${name}`, 'path'), inode, false);
+  }
+
+  /** The command that makes a non-directory inode named `name` in the current directory. */
+  private async createInode(path: ByteString, name: ByteString, inode: Inode): Promise<void> {
+    const target = quote(name, 'path');
+    switch (inode.kind) {
+      case 'file': {
+        let source = this.emptyFile;
+        if (inode.size > 0) {
+          source = join(this.workDir, `f${this.fileCount}`);
+          await writeFile(source, inode.content);
+        }
+        this.fileCount++;
+        this.lines.push(`write ${quote(source, 'temp file')} ${target}`);
+        return;
+      }
+      case 'symlink':
+        if (inode.target === '') throw new BadInputError(`symlink '${displayPath(path)}' has an empty target, which Linux cannot create`);
+        this.lines.push(`symlink ${target} ${quote(inode.target, 'symlink target')}`);
+        return;
+      case 'chardev':
+      case 'blockdev':
+        this.lines.push(`mknod ${target} ${inode.kind === 'chardev' ? 'c' : 'b'} ${inode.devmajor} ${inode.devminor}`);
+        return;
+      case 'fifo':
+        this.lines.push(`mknod ${target} p`);
+        return;
+      case 'directory':
+        throw new Error(`directory inode without children at ${displayPath(path)}`);
+    }
+  }
 
   /**
    * Inode fields by `target` (a quoted path). Only what differs from what
@@ -70,92 +155,31 @@ export async function writeDebugfsScript(tree: RootfsTree, workDir: string, sour
    * `createdAt` (a layer has no source for them; this keeps them
    * reproducible); mtime is the file's own.
    */
-  const metadata = async (target: ByteString, inode: Inode, isDir: boolean) => {
-    const set = (field: string, value: string | number) => lines.push(`sif ${target} ${field} ${value}`);
+  async setFields(target: ByteString, inode: Inode, isDir: boolean): Promise<void> {
+    const set = (field: string, value: string | number) => this.lines.push(`sif ${target} ${field} ${value}`);
     // mkfs makes lost+found 0700, not debugfs's 0755 default.
     // Symlinks keep debugfs's 0777: Linux creates every symlink so (the initramfs unpacker too), whatever the layer said.
     if (inode.kind !== 'symlink' && (CREATED_MODE[inode.kind] !== inode.mode || target === `"/${LOST_AND_FOUND}"`)) set('mode', `0${makeMode(inode.kind, inode.mode).toString(8)}`);
     if (inode.uid !== 0) set('uid', inode.uid);
     if (inode.gid !== 0) set('gid', inode.gid);
-    const mtime = clampTime(inode.mtime, sourceDateEpoch);
-    if (mtime !== createdAt) set('mtime', `@${mtime}`);
-    const count = links.get(inode) ?? 1;
+    const mtime = clampTime(inode.mtime, this.sourceDateEpoch);
+    if (mtime !== this.createdAt) set('mtime', `@${mtime}`);
+    const count = this.links.get(inode) ?? 1;
     if (!isDir && count > 1) set('links_count', count);
     for (const [name, value] of inode.xattrs) {
-      const key = value.toString('hex');
-      let file = xattrFiles.get(key);
-      if (file === undefined) {
-        file = join(workDir, `x${xattrFiles.size}`);
-        await writeFile(file, value);
-        xattrFiles.set(key, file);
-      }
-      lines.push(`ea_set -f ${quote(file, 'temp file')} ${target} ${quote(name, 'xattr name')}`);
+      this.lines.push(`ea_set -f ${quote(await this.xattrFile(value), 'temp file')} ${target} ${quote(name, 'xattr name')}`);
     }
-  };
-
-  const hasLostAndFound = tree.root.children!.get(LOST_AND_FOUND);
-  if (!hasLostAndFound?.children) lines.push(`rmdir /${LOST_AND_FOUND}`);
-
-  // Pass 1: every name; non-directories get their fields at once, looked up
-  // relative to the parent we are in (one directory scan, not one per component).
-  for (const { path, node } of tree.walk()) {
-    if (path === '') continue;
-    const inode = node.inode;
-    const slash = path.lastIndexOf('/');
-    const parent = slash < 0 ? '' : path.slice(0, slash);
-    const name = path.slice(slash + 1);
-    const what = 'path';
-    if (parent !== cwd) {
-      lines.push(`cd ${quote(abs(parent), what)}`);
-      cwd = parent;
-    }
-    if (node.children) {
-      if (path !== LOST_AND_FOUND) lines.push(`mkdir ${quote(name, what)}`);
-      continue;
-    }
-    const first = firstPath.get(inode);
-    if (first !== undefined) {
-      lines.push(`ln ${quote(abs(first), what)} ${quote(name, what)}`);
-      continue;
-    }
-    firstPath.set(inode, path);
-    switch (inode.kind) {
-      case 'file': {
-        let source = emptyFile;
-        if (inode.size > 0) {
-          source = join(workDir, `f${fileCount}`);
-          await writeFile(source, inode.content);
-        }
-        fileCount++;
-        lines.push(`write ${quote(source, 'temp file')} ${quote(name, what)}`);
-        break;
-      }
-      case 'symlink':
-        if (inode.target === '') throw new BadInputError(`symlink '${displayPath(path)}' has an empty target, which Linux cannot create`);
-        lines.push(`symlink ${quote(name, what)} ${quote(inode.target, 'symlink target')}`);
-        break;
-      case 'chardev':
-        lines.push(`mknod ${quote(name, what)} c ${inode.devmajor} ${inode.devminor}`);
-        break;
-      case 'blockdev':
-        lines.push(`mknod ${quote(name, what)} b ${inode.devmajor} ${inode.devminor}`);
-        break;
-      case 'fifo':
-        lines.push(`mknod ${quote(name, what)} p`);
-        break;
-      case 'directory':
-        throw new Error(`directory inode without children at ${displayPath(path)}`);
-    }
-    // './' keeps a name like '<12>' from being read as an inode number.
-    await metadata(quote(`./${name}`, what), inode, false);
   }
 
-  // Pass 2: directories, by absolute path, after all their children exist.
-  for (const { path, node } of tree.walk()) {
-    if (node.children) await metadata(quote(abs(path), 'path'), node.inode, true);
+  /** A file holding `value`, one per distinct value. */
+  private async xattrFile(value: Buffer): Promise<string> {
+    const key = value.toString('hex');
+    let file = this.xattrFiles.get(key);
+    if (file === undefined) {
+      file = join(this.workDir, `x${this.xattrFiles.size}`);
+      await writeFile(file, value);
+      this.xattrFiles.set(key, file);
+    }
+    return file;
   }
-
-  const scriptPath = join(workDir, 'debugfs.script');
-  await writeFile(scriptPath, Buffer.from(lines.join('\n') + '\n', 'latin1'));
-  return { path: scriptPath, files: fileCount };
 }
