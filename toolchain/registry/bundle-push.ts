@@ -1,3 +1,4 @@
+import { BUNDLE_MANIFEST_NAME } from '../bundle/manifest.ts';
 import { bundleArtifact } from '../bundle/oci-artifact.ts';
 import { openBundle } from '../bundle/open-bundle.ts';
 import { BadInputError } from '../errors/errors.ts';
@@ -50,7 +51,7 @@ export async function pushBundle(dir: string, ref: string, opts: PushBundleOptio
   const client = await RegistryClient.create(target.registry, opts);
   try {
     const blobs: { name: string; digest: string; source: BlobSource; size: number }[] = [
-      { name: 'bundle.json', digest: artifact.configDigest, source: { bytes: artifact.configBytes }, size: artifact.configBytes.length },
+      { name: BUNDLE_MANIFEST_NAME, digest: artifact.configDigest, source: { bytes: artifact.configBytes }, size: artifact.configBytes.length },
       ...artifact.files.map((f) => ({ name: f.name, digest: f.digest, source: { path: f.path, size: f.size }, size: f.size })),
     ];
     const pushed = await mapLimit(blobs, client.concurrency, async (b) => {
