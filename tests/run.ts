@@ -1,13 +1,15 @@
 /**
  * Runs every tests/*.test.ts with uvu, each file in its own process (a VM
  * test's signal handlers or sockets cannot leak into the next file), and ends
- * with the line `N passed, N failed` that CI reads. A file that crashes or
- * times out counts as a failure; so does a QEMU process left behind.
+ * with the line `N passed, N failed` that CI reads. Only tests that ran are
+ * counted as passed. A file that crashes, times out or runs no test counts as
+ * a failure; so do two suite checks, which never count as passes: no test
+ * file matching the pattern, and a QEMU process left behind.
  *
  * Usage: node --import tsx tests/run.ts [REGEX]   (matched against file names)
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const testsDir = fileURLToPath(new URL('.', import.meta.url));
@@ -15,12 +17,28 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const pattern = new RegExp(process.argv[2] ?? '');
 const FILE_LIMIT_MS = Number(process.env.HYPERBUILD_TEST_FILE_TIMEOUT_MS ?? 15 * 60 * 1000);
 
-function qemuCount(): number {
-  try {
-    return Number(execFileSync('pgrep', ['-c', '-f', '^qemu-system']).toString().trim());
-  } catch {
-    return 0;
+/**
+ * Every process this run starts inherits this tag, QEMU included (hyperbuild
+ * spawns it with the caller's environment), so the leftover check counts only
+ * our own QEMU processes, not those of another run on the same machine.
+ */
+const RUN_TAG = `HYPERBUILD_TEST_RUN=${process.pid}-${Date.now()}`;
+process.env.HYPERBUILD_TEST_RUN = RUN_TAG.slice(RUN_TAG.indexOf('=') + 1);
+
+/** Live QEMU processes (argv[0] names qemu-system-*) that carry this run's tag. */
+function ourQemuProcesses(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv0 = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0')[0];
+      if (!/(^|\/)qemu-system-/.test(argv0)) continue;
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(RUN_TAG)) pids.push(Number(name));
+    } catch {
+      // The process exited while we looked, or is not ours to read.
+    }
   }
+  return pids;
 }
 
 interface FileResult {
@@ -65,8 +83,24 @@ function runFile(file: string): Promise<FileResult> {
   });
 }
 
+/** The suite-level checks: each adds a failure when it fails and nothing when it passes. */
+function suiteChecks(fileCount: number): number {
+  let failures = 0;
+  if (fileCount === 0) {
+    process.stdout.write(`FAIL no test file in tests/ matches ${pattern} (file names end in .test.ts)\n`);
+    failures += 1;
+  }
+  const leftover = ourQemuProcesses();
+  if (leftover.length > 0) {
+    process.stdout.write(`FAIL the suite left ${leftover.length} qemu process(es) running (pid ${leftover.join(', ')})\n`);
+    failures += 1;
+  } else {
+    process.stdout.write('(check) no qemu processes left behind\n');
+  }
+  return failures;
+}
+
 const files = readdirSync(testsDir).filter((f) => f.endsWith('.test.ts') && pattern.test(f)).sort();
-const before = qemuCount();
 const results: FileResult[] = [];
 for (const file of files) results.push(await runFile(file));
 
@@ -74,16 +108,8 @@ process.stdout.write('\n');
 for (const r of results) {
   process.stdout.write(`${r.failed ? 'FAIL' : 'ok  '} ${r.file.padEnd(36)} ${String(r.passed).padStart(3)} passed ${String(r.failed).padStart(2)} failed ${r.skipped ? `${r.skipped} skipped ` : ''}(${r.seconds.toFixed(0)} s)\n`);
 }
-let passed = results.reduce((n, r) => n + r.passed, 0);
-let failed = results.reduce((n, r) => n + r.failed, 0);
+const passed = results.reduce((n, r) => n + r.passed, 0);
+const failed = results.reduce((n, r) => n + r.failed, 0) + suiteChecks(files.length);
 const skipped = results.reduce((n, r) => n + r.skipped, 0);
-const leftover = qemuCount() - before;
-if (leftover > 0) {
-  process.stdout.write(`FAIL the suite left ${leftover} qemu process(es) running\n`);
-  failed += 1;
-} else {
-  passed += 1;
-  process.stdout.write('ok   no qemu processes left behind\n');
-}
 process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exit(failed > 0 ? 1 : 0);
