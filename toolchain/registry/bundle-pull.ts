@@ -1,3 +1,11 @@
+/**
+ * `hyperbuild pull`: fetch a bundle artifact into a directory. Every blob is
+ * verified into the cache first, then the bundle writer assembles the
+ * directory beside the target and renames it into place ('empty-only': never
+ * over anything), so `-o DIR` is either a whole bundle or untouched.
+ */
+
+
 import { resolve } from 'node:path';
 import { bundleFileList, type BundleManifest } from '../bundle/manifest.ts';
 import { checkArtifactLayers, isBundleArtifact } from '../bundle/oci-artifact.ts';
@@ -15,12 +23,6 @@ import { recordOrigin } from './origin-record.ts';
 import { formatReference, manifestReference, parseReference } from './reference.ts';
 import { resolveImage } from './resolve-image.ts';
 
-/**
- * `hyperbuild pull`: fetch a bundle artifact into a directory. Every blob is
- * verified into the cache first, then the bundle writer assembles the
- * directory beside the target and renames it into place ('empty-only': never
- * over anything), so `-o DIR` is either a whole bundle or untouched.
- */
 export interface PullBundleOptions extends RegistryOptions {
   cacheDir: string;
   platform?: string;

@@ -1,3 +1,10 @@
+/**
+ * `hyperbuild push`: open the bundle (every file verified, before any network
+ * use), send the blobs the registry lacks, then the manifest. The manifest
+ * goes last so a tag never points at an artifact with missing blobs.
+ */
+
+
 import { BUNDLE_MANIFEST_NAME } from '../bundle/manifest.ts';
 import { bundleArtifact } from '../bundle/oci-artifact.ts';
 import { openBundle } from '../bundle/open-bundle.ts';
@@ -12,11 +19,6 @@ import { putManifest } from './manifest-fetch.ts';
 import { lookupOrigin } from './origin-record.ts';
 import { formatReference, parseReference } from './reference.ts';
 
-/**
- * `hyperbuild push`: open the bundle (every file verified, before any network
- * use), send the blobs the registry lacks, then the manifest. The manifest
- * goes last so a tag never points at an artifact with missing blobs.
- */
 export interface PushBundleOptions extends RegistryOptions {
   /** Cache with origin records of pulled bundles (enables automatic mounts). */
   cacheDir?: string;

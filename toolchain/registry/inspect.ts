@@ -1,3 +1,10 @@
+/**
+ * `hyperbuild inspect`: what a reference points at, without pulling layers.
+ * Indexes list their platforms; images show their platform; bundles show
+ * what they were built from and what they boot.
+ */
+
+
 import { isBundleArtifact } from '../bundle/oci-artifact.ts';
 import { parseBundleManifest } from '../bundle/parse-manifest.ts';
 import { BlobStore } from '../cache/blob-store.ts';
@@ -10,11 +17,6 @@ import { fetchJsonBlob } from './json-blob.ts';
 import { fetchManifest } from './manifest-fetch.ts';
 import { formatReference, manifestReference, parseReference } from './reference.ts';
 
-/**
- * `hyperbuild inspect`: what a reference points at, without pulling layers.
- * Indexes list their platforms; images show their platform; bundles show
- * what they were built from and what they boot.
- */
 export interface InspectBlob {
   mediaType: string;
   digest: string;
