@@ -1,3 +1,6 @@
+/**
+ * Where hyperbuild's cache lives by default (XDG base directory rules).
+ */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 

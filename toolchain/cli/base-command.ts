@@ -1,3 +1,7 @@
+/**
+ * The base class of every command: the shared flags (--debug, --cache-dir)
+ * and the one place that turns failures into exit codes and one-line errors.
+ */
 import { Command, Flags, Errors } from '@oclif/core';
 import { HyperbuildError, ExitCode } from '../errors/errors.ts';
 import { defaultCacheDir } from '../cache/cache-dir.ts';

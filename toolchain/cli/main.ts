@@ -1,3 +1,6 @@
+/**
+ * The entry point of the bundled CLI (dist/hyperbuild.js): oclif with the explicit command map.
+ */
 import { execute } from '@oclif/core';
 
 export { COMMANDS } from './commands.ts';

@@ -1,3 +1,7 @@
+/**
+ * Content digests (`sha256:<hex>`): parsing hostile digest strings, hashing
+ * bytes, and verifying a stream against a digest and size as it passes.
+ */
 import { createHash } from 'node:crypto';
 import { BadInputError } from '../errors/errors.ts';
 

@@ -1,3 +1,6 @@
+/**
+ * The one file hasher: sha256 and size of a file on disk, streamed.
+ */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 

@@ -1,3 +1,6 @@
+/**
+ * Finding HyperStart's static binary (`make hyperstart`) from the package root, in dist/ or in the sources.
+ */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

@@ -1,3 +1,6 @@
+/**
+ * OCI content descriptors (media type, digest, size), validated from untrusted JSON.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
 import { isRecord } from './json-document.ts';

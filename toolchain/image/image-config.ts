@@ -1,3 +1,6 @@
+/**
+ * The image config (OCI or Docker): platform, diff_ids and the runtime fields a VM uses.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';
 import type { ImageRuntimeConfig } from '../bundle/manifest.ts';

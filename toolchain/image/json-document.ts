@@ -1,3 +1,6 @@
+/**
+ * Parsing untrusted JSON documents (manifests, configs) with a size cap and shape checks.
+ */
 import { BadInputError } from '../errors/errors.ts';
 
 /** Hostile manifests and configs are parsed with a cap so a huge answer cannot exhaust memory. */

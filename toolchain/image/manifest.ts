@@ -1,14 +1,14 @@
-import { BadInputError } from '../errors/errors.ts';
-import { parseDescriptor, type Descriptor } from './descriptor.ts';
-import { isRecord, parseJsonObject } from './json-document.ts';
-import { MediaType, isImageManifestType, isIndexType, layerCompression } from './media-types.ts';
-
 /**
  * OCI image manifest and index, Docker schema 2 manifest and manifest list,
  * from any source (registry, layout, archive). Everything is checked before
  * use (digests, sizes, types), since the document is untrusted input. Fields
  * we do not check (subject, urls, ...) are kept, so push and inspect see them.
  */
+import { BadInputError } from '../errors/errors.ts';
+import { parseDescriptor, type Descriptor } from './descriptor.ts';
+import { isRecord, parseJsonObject } from './json-document.ts';
+import { MediaType, isImageManifestType, isIndexType, layerCompression } from './media-types.ts';
+
 export interface ImageManifest {
   schemaVersion: 2;
   mediaType: string;

@@ -1,3 +1,6 @@
+/**
+ * Choosing one platform's manifest from an index or manifest list.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import type { Descriptor } from './descriptor.ts';
 import type { ImageIndex } from './manifest.ts';

@@ -1,9 +1,9 @@
-import { BadInputError } from '../errors/errors.ts';
-
 /**
  * `os/arch[/variant]` as in `docker pull --platform`. hyperbuild boots
  * x86-64 VMs, so `linux/amd64` is the default, not the host's platform.
  */
+import { BadInputError } from '../errors/errors.ts';
+
 export interface Platform {
   os: string;
   architecture: string;

@@ -1,3 +1,6 @@
+/**
+ * The initramfs as newc bytes: the merged tree in a fixed order, so the same tree always gives the same archive.
+ */
 import { makeMode } from '../cpio/file-mode.ts';
 import { writeNewc, type NewcEntry } from '../cpio/newc-writer.ts';
 import type { Inode } from '../tree/inode.ts';

@@ -1,3 +1,6 @@
+/**
+ * HyperStart's own files in the initramfs: /.hyperstart/init, spec and kernel modules.
+ */
 import { textToByteString } from '../paths/byte-string.ts';
 import { RESERVED_TOP_LEVEL } from '../tree/apply-layer.ts';
 import { newDirNode, newInode, type TreeNode } from '../tree/inode.ts';

@@ -1,3 +1,7 @@
+/**
+ * The `build` pipeline: image → kernel → merged rootfs → initramfs (and disk)
+ * → bundle directory, as progress steps, with the no-op check for unchanged inputs.
+ */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Digest } from '../digest/digest.ts';

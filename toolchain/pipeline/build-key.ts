@@ -1,3 +1,6 @@
+/**
+ * The build key: one digest over every input that determines a bundle's bytes.
+ */
 import { createHash } from 'node:crypto';
 
 /**

@@ -1,3 +1,6 @@
+/**
+ * The versions of the disk tools (mke2fs, mkfs.erofs), an input of disk-rootfs builds.
+ */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { programPath, type FileFactMemo } from '../cache/file-fact-memo.ts';

@@ -1,3 +1,6 @@
+/**
+ * The HyperStart spec a build writes: the image's runtime config, xattrs and modules as spec records.
+ */
 import type { ImageRuntimeConfig } from '../bundle/manifest.ts';
 import type { HyperStartSpec } from '../hyperstart/spec.ts';
 import type { RootfsTree } from '../tree/rootfs-tree.ts';

@@ -1,3 +1,6 @@
+/**
+ * Progress for long commands: named steps run in order, shown on stderr (listr2).
+ */
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 
 /** One stage of a long command, shown as a progress line. */

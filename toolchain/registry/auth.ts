@@ -1,3 +1,9 @@
+/**
+ * Registry authorization: anonymous, Basic, or Bearer tokens from the realm
+ * the registry names in its 401 (the Docker token protocol). Tokens are cached
+ * per scope set until shortly before they expire, so a pull of many layers
+ * asks the token server once.
+ */
 import { HyperbuildError } from '../errors/errors.ts';
 import type { Credentials } from './docker-config.ts';
 import { failResponse, readSmallBody } from './registry-error.ts';
@@ -5,12 +11,6 @@ import type { HttpTransport } from './transport.ts';
 import type { Challenge } from './www-authenticate.ts';
 import { parseWwwAuthenticate } from './www-authenticate.ts';
 
-/**
- * Registry authorization: anonymous, Basic, or Bearer tokens from the realm
- * the registry names in its 401 (the Docker token protocol). Tokens are cached
- * per scope set until shortly before they expire, so a pull of many layers
- * asks the token server once.
- */
 interface CachedToken {
   header: string;
   expiresAt: number;

@@ -1,3 +1,8 @@
+/**
+ * Blob GET and HEAD. Downloads stream through BlobStore.put, which hashes
+ * them and renames into place only on a match: wrong bytes never reach the
+ * cache, and two pulls of one layer both succeed and store it once.
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlobStore } from '../cache/blob-store.ts';
 import { pullScope } from './auth.ts';
@@ -6,11 +11,6 @@ import { asRegistryError } from './registry-error.ts';
 import { backoffDelay, isRetryableError, withRetry } from './retry.ts';
 import type { HttpResponse } from './transport.ts';
 
-/**
- * Blob GET and HEAD. Downloads stream through BlobStore.put, which hashes
- * them and renames into place only on a match: wrong bytes never reach the
- * cache, and two pulls of one layer both succeed and store it once.
- */
 export interface BlobRef {
   digest: string;
   size: number;

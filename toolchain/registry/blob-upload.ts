@@ -1,3 +1,8 @@
+/**
+ * Blob upload (distribution spec "push"): skip what the registry has, mount
+ * across repositories when we know one that holds the blob, else POST a
+ * session and PUT it whole (small blobs) or PATCH it in chunks (big ones).
+ */
 import { createReadStream } from 'node:fs';
 import { HyperbuildError } from '../errors/errors.ts';
 import { pullScope, pushScope } from './auth.ts';
@@ -7,11 +12,6 @@ import { asRegistryError } from './registry-error.ts';
 import { withRetry } from './retry.ts';
 import type { RequestBody } from './transport.ts';
 
-/**
- * Blob upload (distribution spec "push"): skip what the registry has, mount
- * across repositories when we know one that holds the blob, else POST a
- * session and PUT it whole (small blobs) or PATCH it in chunks (big ones).
- */
 export type BlobSource = { path: string; size: number } | { bytes: Buffer };
 
 export type UploadOutcome = 'exists' | 'mounted' | 'uploaded';

@@ -6,6 +6,8 @@
  */
 
 
+
+
 import { resolve } from 'node:path';
 import { bundleFileList, type BundleManifest } from '../bundle/manifest.ts';
 import { checkArtifactLayers, isBundleArtifact } from '../bundle/oci-artifact.ts';

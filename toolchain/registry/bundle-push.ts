@@ -5,6 +5,8 @@
  */
 
 
+
+
 import { BUNDLE_MANIFEST_NAME } from '../bundle/manifest.ts';
 import { bundleArtifact } from '../bundle/oci-artifact.ts';
 import { openBundle } from '../bundle/open-bundle.ts';

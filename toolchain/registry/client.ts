@@ -1,3 +1,8 @@
+/**
+ * One registry's distribution API (`/v2/`): scheme and TLS choice, the
+ * ping that discovers how to authenticate, and `send`, which every
+ * manifest/blob/tag operation goes through for auth, 401 renewal and retries.
+ */
 import { readFile } from 'node:fs/promises';
 import { BadInputError, HyperbuildError } from '../errors/errors.ts';
 import { Authenticator } from './auth.ts';
@@ -10,11 +15,6 @@ import { DEFAULT_RETRY, isRetryableStatus, parseRetryAfter, RetryableStatusError
 import type { HttpResponse, RequestBody } from './transport.ts';
 import { HttpTransport } from './transport.ts';
 
-/**
- * One registry's distribution API (`/v2/`): scheme and TLS choice, the
- * ping that discovers how to authenticate, and `send`, which every
- * manifest/blob/tag operation goes through for auth, 401 renewal and retries.
- */
 export interface RegistryOptions {
   /** Verify the registry's TLS certificate (default true). */
   tlsVerify?: boolean;

@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
-import { HyperbuildError } from '../errors/errors.ts';
-
 /**
  * The docker-credential-helpers protocol: `docker-credential-<name> get|store|erase`
  * with the request on stdin and JSON on stdout. Used for `credsStore` and
  * `credHelpers` in ~/.docker/config.json (pass, secretservice, ecr-login, ...).
  */
+import { spawn } from 'node:child_process';
+import { HyperbuildError } from '../errors/errors.ts';
+
 export interface HelperCredentials {
   Username: string;
   Secret: string;

@@ -5,6 +5,8 @@
  */
 
 
+
+
 import { isBundleArtifact } from '../bundle/oci-artifact.ts';
 import { parseBundleManifest } from '../bundle/parse-manifest.ts';
 import { BlobStore } from '../cache/blob-store.ts';

@@ -1,3 +1,7 @@
+/**
+ * Small JSON blobs (image configs, bundle.json): fetched through the verified
+ * store like any blob, size-capped before download, and parsed as objects.
+ */
 import { readFile } from 'node:fs/promises';
 import type { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
@@ -5,10 +9,6 @@ import type { Descriptor } from '../image/descriptor.ts';
 import type { RegistryClient } from './client.ts';
 import { downloadBlob } from './blob-download.ts';
 
-/**
- * Small JSON blobs (image configs, bundle.json): fetched through the verified
- * store like any blob, size-capped before download, and parsed as objects.
- */
 export const MAX_JSON_BLOB_BYTES = 8 * 1024 * 1024;
 
 export async function fetchJsonBlob(client: RegistryClient, store: BlobStore, repository: string, desc: Descriptor, label: string): Promise<{ bytes: Buffer; json: Record<string, unknown> }> {

@@ -1,3 +1,8 @@
+/**
+ * GET and PUT of manifests. A manifest's digest is computed over the exact
+ * bytes we received, and checked against the digest we asked for, so a
+ * pinned reference (`@sha256:`) can never be answered with something else.
+ */
 import { BadInputError, HyperbuildError } from '../errors/errors.ts';
 import { sha256Digest } from '../digest/digest.ts';
 import { pullScope, pushScope } from './auth.ts';
@@ -6,11 +11,6 @@ import { MAX_MANIFEST_BYTES } from '../image/json-document.ts';
 import { parseManifest, type ParsedManifest } from '../image/manifest.ts';
 import { ACCEPTED_MANIFEST_TYPES } from '../image/media-types.ts';
 
-/**
- * GET and PUT of manifests. A manifest's digest is computed over the exact
- * bytes we received, and checked against the digest we asked for, so a
- * pinned reference (`@sha256:`) can never be answered with something else.
- */
 export interface FetchedManifest {
   digest: string;
   mediaType: string;

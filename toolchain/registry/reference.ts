@@ -1,11 +1,11 @@
-import { BadInputError } from '../errors/errors.ts';
-import { parseDigest } from '../digest/digest.ts';
-
 /**
  * An image reference split the way Docker splits it, so `nginx`,
  * `docker.io/library/nginx:latest` and `index.docker.io/nginx` name the same
  * thing (and share credentials and cached tokens).
  */
+import { BadInputError } from '../errors/errors.ts';
+import { parseDigest } from '../digest/digest.ts';
+
 export interface Reference {
   /** Registry as the user names it: `docker.io`, `localhost:5000`, `[::1]:5000`. */
   registry: string;

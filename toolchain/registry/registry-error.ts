@@ -1,11 +1,11 @@
-import { HyperbuildError } from '../errors/errors.ts';
-import type { HttpResponse } from './transport.ts';
-import { RetryableStatusError } from './retry.ts';
-
 /**
  * Turn a registry's answer or a network failure into one line a user can act
  * on. Registries explain errors as `{"errors":[{"code","message"}]}`.
  */
+import { HyperbuildError } from '../errors/errors.ts';
+import type { HttpResponse } from './transport.ts';
+import { RetryableStatusError } from './retry.ts';
+
 const MAX_ERROR_BODY = 16 * 1024;
 
 export async function readSmallBody(res: HttpResponse, limit = MAX_ERROR_BODY): Promise<string> {

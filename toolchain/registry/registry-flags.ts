@@ -1,10 +1,10 @@
-import { Flags } from '@oclif/core';
-import type { RegistryOptions } from './client.ts';
-
 /**
  * Flags every registry command shares, spelled like skopeo's
  * (`--tls-verify=false`, `--ca-file`), and their translation to client options.
  */
+import { Flags } from '@oclif/core';
+import type { RegistryOptions } from './client.ts';
+
 export const registryFlags = {
   'tls-verify': Flags.string({
     description: 'verify the registry TLS certificate (false: accept any certificate from it)',

@@ -1,3 +1,8 @@
+/**
+ * The image source the builder uses for registry references: resolve the
+ * reference for a platform, and leave config and layers as verified files in
+ * the BlobStore at `cacheDir`. Blobs already there are not downloaded again.
+ */
 import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
 import type { ImageManifest } from '../image/manifest.ts';
@@ -12,11 +17,6 @@ import { isBundleArtifact } from '../bundle/oci-artifact.ts';
 import { formatReference, manifestReference, parseReference } from './reference.ts';
 import { resolveImage } from './resolve-image.ts';
 
-/**
- * The image source the builder uses for registry references: resolve the
- * reference for a platform, and leave config and layers as verified files in
- * the BlobStore at `cacheDir`. Blobs already there are not downloaded again.
- */
 export interface PullImageOptions extends RegistryOptions {
   cacheDir: string;
   /** `os/arch[/variant]`, default `linux/amd64`. */

@@ -1,3 +1,7 @@
+/**
+ * Reference → one image manifest: an index or manifest list is narrowed to
+ * the requested platform; a plain manifest is taken as it is.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import type { ImageManifest } from '../image/manifest.ts';
 import type { Platform } from '../image/platform.ts';
@@ -6,10 +10,6 @@ import type { RegistryClient } from './client.ts';
 import type { FetchedManifest } from './manifest-fetch.ts';
 import { fetchManifest } from './manifest-fetch.ts';
 
-/**
- * Reference → one image manifest: an index or manifest list is narrowed to
- * the requested platform; a plain manifest is taken as it is.
- */
 export interface ResolvedImage {
   /** What the reference points at (an index, or the manifest itself). */
   top: FetchedManifest;

@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-
 /**
  * When to try a registry request again. Registries and the CDNs in front of
  * them shed load with 429/503 and drop connections; a pull of a big image
  * should ride that out instead of failing on the first hiccup.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 export interface RetryPolicy {
   /** Total tries, first included. */
   attempts: number;

@@ -1,3 +1,6 @@
+/**
+ * Listing a repository's tags, page by page.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import { pullScope } from './auth.ts';
 import type { RegistryClient } from './client.ts';

@@ -1,8 +1,3 @@
-import http from 'node:http';
-import https from 'node:https';
-import { rootCertificates } from 'node:tls';
-import type { Readable } from 'node:stream';
-
 /**
  * The HTTP layer under the registry client, on node:http(s) rather than the
  * global fetch: Node 20's fetch cannot take a per-registry CA bundle or skip
@@ -11,6 +6,11 @@ import type { Readable } from 'node:stream';
  * agent, gives us the raw response stream for digest verification, and lets
  * us follow redirects ourselves so Authorization never leaks to blob storage.
  */
+import http from 'node:http';
+import https from 'node:https';
+import { rootCertificates } from 'node:tls';
+import type { Readable } from 'node:stream';
+
 export interface TlsSettings {
   /** false = accept any certificate from the registry host (`--tls-verify=false`). */
   verify: boolean;

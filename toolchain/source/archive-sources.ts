@@ -1,3 +1,7 @@
+/**
+ * Image archives as image sources: `oci-archive:` (a tar of an OCI layout) and
+ * `docker-archive:` (`docker save` output, both flavours).
+ */
 import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { parseDigest } from '../digest/digest.ts';

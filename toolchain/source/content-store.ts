@@ -1,3 +1,7 @@
+/**
+ * Reading blobs by digest (raw, from a layout or the cache) and following
+ * descriptors from an index to one verified, buildable image.
+ */
 import { createReadStream } from 'node:fs';
 import type { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';

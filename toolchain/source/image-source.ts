@@ -1,3 +1,6 @@
+/**
+ * The interface every image transport implements: resolve a reference to one image whose layers stream verified.
+ */
 import type { Platform } from '../image/platform.ts';
 import type { ImageConfig } from '../image/image-config.ts';
 import type { TarMember } from '../tar/reader.ts';

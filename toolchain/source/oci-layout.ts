@@ -1,3 +1,6 @@
+/**
+ * `oci:DIR[:TAG|@DIGEST]`: OCI image layout directories as image sources.
+ */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

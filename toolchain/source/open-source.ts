@@ -1,3 +1,6 @@
+/**
+ * Maps an image reference's transport to the image source that reads it.
+ */
 import { AciSource, type AciSourceOptions } from './aci-source.ts';
 import { DockerArchiveSource, OciArchiveSource } from './archive-sources.ts';
 import type { ImageSource } from './image-source.ts';

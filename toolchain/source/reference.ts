@@ -1,9 +1,9 @@
-import { BadInputError } from '../errors/errors.ts';
-
 /**
  * Image references, skopeo-style: `TRANSPORT:DETAILS`. A reference without a
  * known transport is a registry reference (`docker://` may be spelled out).
  */
+import { BadInputError } from '../errors/errors.ts';
+
 export type ImageReference =
   | { transport: 'oci'; path: string; tag?: string; digest?: string; text: string }
   | { transport: 'oci-archive'; path: string; tag?: string; text: string }

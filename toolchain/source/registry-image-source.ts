@@ -1,3 +1,6 @@
+/**
+ * Registry references as image sources: pull into the cache, then resolve from it.
+ */
 import { BlobStore } from '../cache/blob-store.ts';
 import { formatPlatform } from '../image/platform.ts';
 import { pullImage } from '../registry/registry-source.ts';

@@ -1,3 +1,6 @@
+/**
+ * The tar entry the reader yields and the writer takes: one member with its metadata folded together.
+ */
 import type { ByteString } from '../paths/byte-string.ts';
 
 export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'chardev' | 'blockdev' | 'directory' | 'fifo';

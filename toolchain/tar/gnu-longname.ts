@@ -1,3 +1,6 @@
+/**
+ * GNU long-name records ('L' and 'K'): names too long for the ustar header.
+ */
 import { bytesToByteString, type ByteString } from '../paths/byte-string.ts';
 
 /**

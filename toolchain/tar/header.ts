@@ -1,3 +1,6 @@
+/**
+ * The 512-byte tar header: formats (ustar, GNU, v7), numeric fields, checksums, and decoding.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import { bytesToByteString, type ByteString } from '../paths/byte-string.ts';
 

@@ -1,3 +1,7 @@
+/**
+ * PAX extended headers: parsing records (on bytes) and folding them into an
+ * entry's fields, with the rules for global headers.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import { bytesToByteString, type ByteString } from '../paths/byte-string.ts';
 

@@ -1,8 +1,3 @@
-import { BadInputError } from '../errors/errors.ts';
-import { bytesToByteString, type ByteString } from '../paths/byte-string.ts';
-import { BLOCK_SIZE, NumericFieldError, parseNumericField } from './header.ts';
-import { parseDecimal, type PaxRecord } from './pax.ts';
-
 /**
  * GNU sparse files: the archive stores only the data segments, back to back;
  * the map says where each lands in the logical file, and the rest are holes.
@@ -10,6 +5,11 @@ import { parseDecimal, type PaxRecord } from './pax.ts';
  * blocks) and PAX 0.0, 0.1 (map in PAX records) and 1.0 (map at the start of
  * the body, as decimal text padded to a block).
  */
+import { BadInputError } from '../errors/errors.ts';
+import { bytesToByteString, type ByteString } from '../paths/byte-string.ts';
+import { BLOCK_SIZE, NumericFieldError, parseNumericField } from './header.ts';
+import { parseDecimal, type PaxRecord } from './pax.ts';
+
 export interface SparseSegment {
   offset: number;
   length: number;

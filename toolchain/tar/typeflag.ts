@@ -1,3 +1,6 @@
+/**
+ * Tar typeflags: which are real entries of which type, and which never carry data.
+ */
 import type { TarEntryType } from './entry.ts';
 
 /**

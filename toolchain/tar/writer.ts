@@ -1,9 +1,3 @@
-import { byteStringToBytes, type ByteString } from '../paths/byte-string.ts';
-import type { TarEntry, TarEntryType } from './entry.ts';
-import { GNU_LONGNAME_PLACEHOLDER } from './gnu-longname.ts';
-import { BLOCK_SIZE, computeChecksum } from './header.ts';
-import { TYPEFLAG_OF } from './typeflag.ts';
-
 /**
  * Small deterministic tar writer for test fixtures and hostile-layer
  * generators: same input, same bytes. It writes ustar headers and adds a PAX
@@ -11,6 +5,12 @@ import { TYPEFLAG_OF } from './typeflag.ts';
  * big ids/sizes/times, xattrs). Paths are written exactly as given, so '..'
  * and absolute names go through untouched; `raw` adds deliberate damage.
  */
+import { byteStringToBytes, type ByteString } from '../paths/byte-string.ts';
+import type { TarEntry, TarEntryType } from './entry.ts';
+import { GNU_LONGNAME_PLACEHOLDER } from './gnu-longname.ts';
+import { BLOCK_SIZE, computeChecksum } from './header.ts';
+import { TYPEFLAG_OF } from './typeflag.ts';
+
 export interface TarWriteMember {
   /** entry.size is ignored: the size written is data.length (or raw.declaredSize). */
   entry: Partial<TarEntry> & { path: ByteString; type: TarEntryType };

@@ -1,3 +1,7 @@
+/**
+ * Applying one image layer to the merged tree with OCI semantics: whiteouts, opaque
+ * directories, hardlinks, type changes, and the size limit that bounds decompression bombs.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import { displayPath, type ByteString } from '../paths/byte-string.ts';
 import type { TarEntry } from '../tar/entry.ts';

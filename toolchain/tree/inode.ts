@@ -1,3 +1,6 @@
+/**
+ * Inodes and tree nodes: file metadata and content as the guest will see them.
+ */
 import type { ByteString } from '../paths/byte-string.ts';
 
 export type InodeKind = 'file' | 'directory' | 'symlink' | 'chardev' | 'blockdev' | 'fifo';

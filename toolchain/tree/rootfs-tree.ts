@@ -1,3 +1,8 @@
+/**
+ * The merged root filesystem as an in-memory tree: lexical path splitting,
+ * lookup and parent creation with symlinks resolved inside the root, and a
+ * deterministic walk.
+ */
 import { BadInputError } from '../errors/errors.ts';
 import { displayPath, type ByteString } from '../paths/byte-string.ts';
 import { newDirNode, type TreeNode } from './inode.ts';

@@ -1,3 +1,7 @@
+/**
+ * `hyperbuild build IMAGE -o DIR`: flags to build options, then the build
+ * steps (toolchain/pipeline/build-bundle.ts) with progress.
+ */
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import { parseByteSize } from '../../size/byte-size.ts';

@@ -1,3 +1,6 @@
+/**
+ * `hyperbuild inspect REF`: what a registry reference points at (toolchain/registry/inspect.ts).
+ */
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import type { InspectResult } from '../../registry/inspect.ts';

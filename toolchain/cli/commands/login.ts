@@ -1,3 +1,7 @@
+/**
+ * `hyperbuild login REGISTRY`: check credentials against the registry, then
+ * save them where Docker keeps them (toolchain/registry/docker-config.ts).
+ */
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import { BadInputError } from '../../errors/errors.ts';

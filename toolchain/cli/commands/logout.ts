@@ -1,3 +1,6 @@
+/**
+ * `hyperbuild logout REGISTRY`: forget saved credentials (toolchain/registry/docker-config.ts).
+ */
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import { BadInputError } from '../../errors/errors.ts';

@@ -1,3 +1,6 @@
+/**
+ * `hyperbuild pull REF -o DIR`: a bundle from a registry into a directory (toolchain/registry/bundle-pull.ts).
+ */
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import type { PullBundleResult } from '../../registry/bundle-pull.ts';

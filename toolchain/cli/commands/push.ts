@@ -1,3 +1,7 @@
+/**
+ * `hyperbuild push BUNDLE REF`: a bundle directory to a registry as an OCI
+ * artifact (toolchain/registry/bundle-push.ts), or as a KubeVirt image.
+ */
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import type { PushResult } from '../../registry/bundle-push.ts';

@@ -1,3 +1,6 @@
+/**
+ * `hyperbuild version`: the hyperbuild, HyperStart protocol and Node versions.
+ */
 import { BaseCommand } from '../base-command.ts';
 import { HYPERSTART_VERSION } from '../../hyperstart/version.ts';
 
