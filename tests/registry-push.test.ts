@@ -116,7 +116,7 @@ test('big blobs go up in chunks; pull gets the bundle back verified', async () =
   const layer = JSON.parse(skopeo('inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/team/big:1`)).layers[2];
   assert.equal([layer.mediaType, layer.annotations['org.opencontainers.image.title']], ['application/vnd.hyperbuild.rootfs.v1.ext4', 'rootfs.ext4']);
   // No temp dirs left beside the output.
-  assert.equal(readdirSync(work).filter((f) => f.includes('partial')), []);
+  assert.equal(readdirSync(work).filter((f) => f.startsWith('.pulled-big.')), []);
 });
 
 test('pull refuses to overwrite a non-empty directory, and refuses ordinary images', async () => {
