@@ -4,10 +4,6 @@
  * directory beside the target and renames it into place ('empty-only': never
  * over anything), so `-o DIR` is either a whole bundle or untouched.
  */
-
-
-
-
 import { resolve } from 'node:path';
 import { bundleFileList, type BundleManifest } from '../bundle/manifest.ts';
 import { checkArtifactLayers, isBundleArtifact } from '../bundle/oci-artifact.ts';

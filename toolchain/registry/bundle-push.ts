@@ -3,10 +3,6 @@
  * use), send the blobs the registry lacks, then the manifest. The manifest
  * goes last so a tag never points at an artifact with missing blobs.
  */
-
-
-
-
 import { BUNDLE_MANIFEST_NAME } from '../bundle/manifest.ts';
 import { bundleArtifact } from '../bundle/oci-artifact.ts';
 import { openBundle } from '../bundle/open-bundle.ts';

@@ -3,10 +3,6 @@
  * Indexes list their platforms; images show their platform; bundles show
  * what they were built from and what they boot.
  */
-
-
-
-
 import { isBundleArtifact } from '../bundle/oci-artifact.ts';
 import { parseBundleManifest } from '../bundle/parse-manifest.ts';
 import { BlobStore } from '../cache/blob-store.ts';
