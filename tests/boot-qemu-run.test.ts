@@ -104,13 +104,17 @@ when(ok && spawnSync('python3', ['--version']).status === 0, '-it on a real term
   assert.match(modes, /(^|\s)echo(\s|$)/m, 'echo restored');
 });
 
-when(ok, '-v on a kernel without 9p: QEMU takes the share, HyperStart reports the mount failure → 125', async () => {
-  if (hasNinePee) return;
+when(ok, '-v on a kernel without 9p (the Debian cloud kernel): refused before any VM exists → 2 with a hint', async () => {
+  const cloud = (await makeTestBundle({ dir: join(WORK, 'busybox-cloud-bzimage'), kernel: 'cloud-bzimage' }))!;
+  assert.is(cloud.manifest.kernel.kind, 'debian-cloud');
   const dir = join(WORK, 'vol-no9p');
   mkdirSync(dir, { recursive: true });
-  const r = await boot([...tcg, '-v', `${dir}:/data`, bundle!.dir, '--', 'true']);
-  assert.is(r.code, 125, r.stderr);
-  assert.match(r.stderr, /HyperStart failed: volume hbv0: mount 9p on \/data/);
+  // No QEMU to find: had the backend been asked to prepare a VM, this would be 125 with the apt hint.
+  const r = await boot([...tcg, '-v', `${dir}:/data`, cloud.dir, '--', 'true'], { env: { HYPERBUILD_QEMU: '/nonexistent/qemu' } });
+  timings.push({ what: '-v refused on the cloud kernel (no VM)', ms: r.ms });
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--volume: the bundle's kernel \(the Debian cloud kernel[^)]*\) has no 9p, so it cannot mount host directories/);
+  assert.match(r.stderr, /^hint: rebuild the bundle with the HyperKernel/m);
 });
 
 when(ok, 'microvm: the PVH vmlinux boots on -M microvm (with tsc_early_khz under TCG)', async () => {
