@@ -15,7 +15,7 @@ SHELL := /bin/bash
 APT_PACKAGES := qemu-system-x86 cpio busybox-static musl-tools gcc binutils make zstd lz4 gzip xz-utils bzip2 \
 	e2fsprogs erofs-utils fakeroot attr libcap2-bin libarchive-tools openssl apache2-utils skopeo umoci docker-registry \
 	linux-source-6.1 flex bison bc libelf-dev libssl-dev kmod curl procps iproute2 \
-	git python3 python3-minimal time
+	git python3 python3-minimal time libvirt-clients libxml2-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 NODE_MODULES := node_modules/.package-lock.json

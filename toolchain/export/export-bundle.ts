@@ -9,7 +9,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { openBundle, type OpenedBundle } from '../bundle/open-bundle.ts';
+import { openBundle } from '../bundle/open-bundle.ts';
 import { defaultMemoryMiB } from '../boot/memory.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { writeFileAtomic, writeStreamAtomic } from '../fs/atomic.ts';
@@ -20,8 +20,8 @@ import { renderFirecracker } from './render-firecracker.ts';
 import { renderKubevirt } from './render-kubevirt.ts';
 import { renderLibvirt } from './render-libvirt.ts';
 import { renderQemu } from './render-qemu.ts';
-import { exportNetwork, exportRuntimeSpec, type NetworkRequest, type SpecRequest } from './runtime.ts';
-import { exportSpec, initrdWithSegment, readBundleSpec, specSegment } from './spec-segment.ts';
+import { exportNetwork, runtimeSegment, type NetworkRequest, type SpecRequest } from './runtime.ts';
+import { initrdWithSegment } from './spec-segment.ts';
 import { checkExportRequest, TARGETS, type ExportNetworkMode, type ExportTarget, type ExportWants } from './targets.ts';
 
 export interface ExportRequest {
@@ -70,16 +70,6 @@ async function checkOutput(output: string, companions: string[]): Promise<void> 
   if (companions.includes(resolve(output))) throw new BadInputError(`export output ${output} would be overwritten by its own initrd`, { hint: 'choose another -o name' });
 }
 
-/** The initrd with the runtime spec, written beside the launch file. */
-async function writeInitrd(opened: OpenedBundle, plan: Pick<ExportPlan, 'network'>, spec: SpecRequest, path: string): Promise<void> {
-  const m = opened.manifest;
-  const initramfs = opened.files.find((f) => f.role === 'initramfs')!;
-  const fileSpec = await readBundleSpec(initramfs.path, m.initramfs.compression);
-  const runtime = exportRuntimeSpec(m.image, spec, plan.network.guest);
-  const segment = await specSegment(exportSpec(fileSpec, runtime, initramfs.path), initramfs.size, m.sourceDateEpoch ?? 0);
-  await writeStreamAtomic(path, initrdWithSegment(initramfs.path, segment));
-}
-
 function render(plan: ExportPlan, image: string | undefined): string {
   switch (plan.target) {
     case 'qemu': return renderQemu(plan);
@@ -113,7 +103,9 @@ export async function exportBundle(r: ExportRequest): Promise<ExportResult> {
   const text = render(plan, r.image);
   const written: ExportResult['written'] = [];
   if (initrd) {
-    await writeInitrd(opened, plan, r.spec, initrd);
+    const initramfs = opened.files.find((f) => f.role === 'initramfs')!;
+    const segment = await runtimeSegment(opened, r.spec, network.guest);
+    await writeStreamAtomic(initrd, initrdWithSegment(initramfs.path, segment));
     written.push({ role: 'initrd', path: initrd });
   }
   const executable = r.target === 'qemu' || r.target === 'cloud-hypervisor';

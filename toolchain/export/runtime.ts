@@ -7,12 +7,14 @@
  */
 import { isIP } from 'node:net';
 import type { ImageRuntimeConfig } from '../bundle/manifest.ts';
+import type { OpenedBundle } from '../bundle/open-bundle.ts';
 import { QEMU_USER_NETWORK } from '../boot/backends/qemu.ts';
 import type { PortPublish } from '../boot/publish.ts';
 import { buildRuntimeSpec } from '../boot/runtime-spec.ts';
 import { BadInputError } from '../errors/errors.ts';
 import type { HyperStartSpec, NetworkSpec } from '../hyperstart/protocol.ts';
 import type { ExportNetwork } from './plan.ts';
+import { exportSpec, readBundleSpec, specSegment } from './spec-segment.ts';
 import type { ExportNetworkMode } from './targets.ts';
 
 /**
@@ -82,4 +84,13 @@ export interface SpecRequest {
 
 export function exportRuntimeSpec(image: ImageRuntimeConfig, s: SpecRequest, network: NetworkSpec): HyperStartSpec {
   return buildRuntimeSpec(image, { ...s, tty: false, network: network.mode === 'none' ? 'none' : 'user', volumes: [] }, network);
+}
+
+/** The bytes to append to the bundle's initramfs so the guest runs `spec` on `guest` (spec-segment.ts). */
+export async function runtimeSegment(opened: OpenedBundle, spec: SpecRequest, guest: NetworkSpec): Promise<Buffer> {
+  const m = opened.manifest;
+  const initramfs = opened.files.find((f) => f.role === 'initramfs')!;
+  const fileSpec = await readBundleSpec(initramfs.path, m.initramfs.compression);
+  const runtime = exportRuntimeSpec(m.image, spec, guest);
+  return specSegment(exportSpec(fileSpec, runtime, initramfs.path), initramfs.size, m.sourceDateEpoch ?? 0);
 }
