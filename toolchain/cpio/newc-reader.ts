@@ -1,6 +1,9 @@
 /**
- * Streaming newc reader for `hyperbuild inspect` and the tests. Input may be
- * hostile (a user-supplied initramfs), so every length is checked before it
+ * Streaming newc reader, the inverse of newc-writer.ts: `export` reads a
+ * bundle's /.hyperstart/spec back from its initramfs with it
+ * (toolchain/export/spec-segment.ts), and the cpio tests read our archives
+ * and GNU cpio's. Input may be hostile (an initramfs from a bundle that
+ * anyone may have handed over), so every length is checked before it
  * is trusted and any malformation is a BadInputError naming the label and the
  * archive offset. Bodies are handed out as slices of the input chunks, never
  * collected whole.
