@@ -14,12 +14,21 @@ import { readFile, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.ts';
 
-async function identity(path: string): Promise<string> {
+/**
+ * File timestamps come from a coarse clock (a jiffy; seconds on some
+ * filesystems), so a file rewritten with the same size within one tick keeps
+ * its identity. Like git's "racy" index entries, a fact recorded less than
+ * this long after a file's mtime is not trusted; it is recomputed until the
+ * file has been left alone that long.
+ */
+const RACY_MS = 2000;
+
+async function identity(path: string): Promise<{ id: string; mtimeMs: number }> {
   try {
     const st = await stat(path, { bigint: true });
-    return [path, st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':');
+    return { id: [path, st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':'), mtimeMs: Number(st.mtimeNs / 1_000_000n) };
   } catch {
-    return `${path}:absent`;
+    return { id: `${path}:absent`, mtimeMs: 0 };
   }
 }
 
@@ -40,15 +49,18 @@ export class FileFactMemo {
   /** The fact named `name`: remembered while every file in `files` keeps its identity, else computed and remembered. */
   async get<T>(name: string, files: readonly string[], compute: () => Promise<T>): Promise<T> {
     const path = join(this.cacheDir, 'fact-memo', `${createHash('sha256').update(name).digest('hex')}.json`);
-    const ids = await Promise.all(files.map(identity));
+    const found = await Promise.all(files.map(identity));
+    const ids = found.map((f) => f.id);
     try {
-      const saved = JSON.parse(await readFile(path, 'utf8')) as { name: string; ids: string[]; value: T };
-      if (saved.name === name && JSON.stringify(saved.ids) === JSON.stringify(ids)) return saved.value;
+      const saved = JSON.parse(await readFile(path, 'utf8')) as { name: string; ids: string[]; recordedMs: number; value: T };
+      const settled = found.every((f) => f.mtimeMs < saved.recordedMs - RACY_MS);
+      if (saved.name === name && JSON.stringify(saved.ids) === JSON.stringify(ids) && settled) return saved.value;
     } catch {
       // not remembered yet
     }
+    const recordedMs = Date.now();
     const value = await compute();
-    await writeFileAtomic(path, JSON.stringify({ name, ids, value })).catch(() => undefined);
+    await writeFileAtomic(path, JSON.stringify({ name, ids, recordedMs, value })).catch(() => undefined);
     return value;
   }
 }

@@ -18,9 +18,14 @@ export function packageRoot(): string {
   }
 }
 
-/** The static HyperStart built by `make hyperstart`; HYPERSTART_BINARY overrides. */
+/** Where the static HyperStart built by `make hyperstart` is; HYPERSTART_BINARY overrides. */
+export function hyperStartBinaryPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HYPERSTART_BINARY || join(packageRoot(), 'initramfs', 'hyperstart', 'out', 'hyperstart');
+}
+
+/** The HyperStart binary every bundle carries. */
 export async function loadHyperStartBinary(env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; bytes: Buffer }> {
-  const path = env.HYPERSTART_BINARY || join(packageRoot(), 'initramfs', 'hyperstart', 'out', 'hyperstart');
+  const path = hyperStartBinaryPath(env);
   try {
     return { path, bytes: await readFile(path) };
   } catch {

@@ -68,6 +68,7 @@ export class AciSource implements ImageSource {
       config,
       layers: () => plan.map(layerInput),
       contentKey: `sha256:${key.digest('hex')}`,
+      localFiles: plan.map((step) => step.aci.path),
     };
   }
 }

@@ -33,7 +33,8 @@ export class OciArchiveSource implements ImageSource {
     const indexJson = contents.json.get('index.json');
     if (!indexJson) throw new BadInputError(`${where} has no index.json`, { hint: 'is it a docker-archive? use docker-archive:FILE' });
     const entry = selectLayoutEntry(indexJson, { tag: this.ref.tag }, where);
-    return resolveDescriptor(archivedLayoutReader(contents, store, where), entry, { platform: opts.platform, reference: this.ref.text });
+    const image = await resolveDescriptor(archivedLayoutReader(contents, store, where), entry, { platform: opts.platform, reference: this.ref.text });
+    return { ...image, localFiles: [this.ref.path] };
   }
 }
 
@@ -88,7 +89,8 @@ export class DockerArchiveSource implements ImageSource {
     };
     const bytes = Buffer.from(JSON.stringify(manifest));
     const { digest, size } = await store.ingest([bytes]);
-    return resolveDescriptor(storeReader(store), { mediaType: MediaType.dockerManifest, digest, size }, { platform: opts.platform, reference: this.ref.text });
+    const image = await resolveDescriptor(storeReader(store), { mediaType: MediaType.dockerManifest, digest, size }, { platform: opts.platform, reference: this.ref.text });
+    return { ...image, localFiles: [this.ref.path] };
   }
 
   private pick(entries: SaveEntry[], where: string): SaveEntry {

@@ -41,7 +41,9 @@ export async function resolveDescriptor(
 ): Promise<ResolvedImage> {
   let desc = start;
   let manifest: ImageManifest | undefined;
+  const followed: string[] = [];
   for (let depth = 0; depth < 4 && !manifest; depth++) {
+    followed.push(desc.digest);
     const where = `manifest ${desc.digest} of ${opts.reference}`;
     const parsed = parseManifest(await readSmallBlob(raw, desc, 'manifest'), desc.mediaType, where);
     if (parsed.kind === 'index') desc = selectPlatform(parsed.index, opts.platform, `index ${desc.digest} of ${opts.reference}`);
@@ -74,5 +76,6 @@ export async function resolveDescriptor(
         return { label, members: () => readLayer(readBlob(desc), desc, config.diffIds[i], label) };
       }),
     contentKey: opts.contentKey ?? desc.digest,
+    blobDigests: [...followed, manifest.config.digest, ...manifest.layers.map((l) => l.digest)],
   };
 }

@@ -26,6 +26,10 @@ export interface ResolvedImage {
    * for content-addressed sources the manifest digest is enough.
    */
   contentKey: string;
+  /** Every blob the image is made of (indexes followed, manifest, config, layers), for content-addressed sources. */
+  blobDigests?: readonly string[];
+  /** Host files the image is read from, for Make dependency files (`build --depfile`); undefined: none (a registry). */
+  localFiles?: readonly string[];
 }
 
 export interface ResolveOptions {

@@ -34,12 +34,15 @@ export function selectLayoutEntry(indexJson: Buffer, sel: { tag?: string; digest
   throw new BadInputError(`${where} holds ${index.manifests.length} images; say which one`, { hint: `append :TAG, one of: ${names.join(', ') || '(none tagged)'}` });
 }
 
+/** Where an OCI layout keeps blob `digest`: `DIR/blobs/ALG/HEX`. */
+export function layoutBlobPath(dir: string, digest: string): string {
+  const { algorithm, hex } = parseDigest(digest);
+  return join(dir, 'blobs', algorithm, hex);
+}
+
 /** Raw blob access to a layout directory or to blobs of an ingested archive. */
 export function layoutBlobReader(dir: string): RawBlobReader {
-  return (digest) => {
-    const { algorithm, hex } = parseDigest(digest);
-    return createReadStream(join(dir, 'blobs', algorithm, hex)) as AsyncIterable<Buffer>;
-  };
+  return (digest) => createReadStream(layoutBlobPath(dir, digest)) as AsyncIterable<Buffer>;
 }
 
 /** `oci:DIR[:TAG|@DIGEST]`: an OCI image layout directory, read in place. */
@@ -58,7 +61,9 @@ export class OciLayoutSource implements ImageSource {
     }
     const entry = selectLayoutEntry(indexJson, this.ref, where);
     const raw = layoutBlobReader(this.ref.path);
-    return resolveDescriptor(wrapMissing(raw, where), entry, { platform: opts.platform, reference: this.ref.text });
+    const image = await resolveDescriptor(wrapMissing(raw, where), entry, { platform: opts.platform, reference: this.ref.text });
+    const blobs = (image.blobDigests ?? []).map((d) => layoutBlobPath(this.ref.path, d));
+    return { ...image, localFiles: [join(this.ref.path, 'index.json'), ...blobs] };
   }
 }
 

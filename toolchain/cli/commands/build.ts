@@ -12,13 +12,24 @@ import { DEFAULT_PLATFORM, parsePlatform } from '../../image/platform.ts';
 import { AUTO_DISK_THRESHOLD, buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext, type RootfsChoice } from '../../pipeline/build-bundle.ts';
 import { runSteps } from '../../progress/steps.ts';
 import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
-import type { BundleManifest, Compression } from '../../bundle/manifest.ts';
+import { buildTarget } from '../../project/build-target.ts';
+import { buildInputFiles, freshenTarget, writeDepfile } from '../../project/depfile.ts';
+import { BUNDLE_MANIFEST_NAME, type BundleManifest, type Compression } from '../../bundle/manifest.ts';
+import { join } from 'node:path';
 
 function sourceDateEpoch(flag: string | undefined): number | undefined {
   const text = flag ?? process.env.SOURCE_DATE_EPOCH;
   if (text === undefined || text === '') return undefined;
   if (!/^\d+$/.test(text)) throw new BadInputError(`SOURCE_DATE_EPOCH '${text}' is not a whole number of seconds`);
   return Number(text);
+}
+
+/** `--depfile`: the inputs of <output>/bundle.json for make; an up-to-date bundle older than an input is made current. */
+async function recordDependencies(ctx: BuildContext, depfile: string, projectFile: string | undefined): Promise<void> {
+  const target = join(ctx.opts.outDir, BUNDLE_MANIFEST_NAME);
+  const inputs = buildInputFiles(ctx, projectFile ? [projectFile] : []);
+  await writeDepfile(depfile, target, inputs);
+  if (ctx.upToDate) await freshenTarget(target, inputs);
 }
 
 export default class Build extends BaseCommand {
@@ -35,11 +46,13 @@ export default class Build extends BaseCommand {
   ];
 
   static args = {
-    image: Args.string({ required: true, description: 'image reference: oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], aci:FILE, or a registry reference' }),
+    image: Args.string({ description: 'with -o: image reference: oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], aci:FILE, or a registry reference; without -o: a bundle NAME from hyperbuild.yaml (optional when it has one bundle)' }),
   };
 
   static flags = {
-    output: Flags.string({ char: 'o', required: true, description: 'bundle directory to write' }),
+    output: Flags.string({ char: 'o', description: 'bundle directory to write (IMAGE mode; a project bundle has its own)' }),
+    file: Flags.string({ char: 'f', description: 'project file naming the bundles (default: ./hyperbuild.yaml)' }),
+    depfile: Flags.string({ description: 'write Make dependencies of <output>/bundle.json here: every input file (image files, kernel, HyperStart, project file)' }),
     platform: Flags.string({ default: DEFAULT_PLATFORM, description: 'platform to pick from a multi-platform image' }),
     compression: Flags.string({ options: [...COMPRESSIONS], default: DEFAULT_COMPRESSION, description: 'initramfs compression (see README for the measurements behind the default)' }),
     'kernel-cache-dir': kernelCacheDirFlag,
@@ -52,31 +65,35 @@ export default class Build extends BaseCommand {
   };
 
   async run(): Promise<BundleManifest & { output: string; upToDate: boolean; durationMs: number }> {
-    const { args, flags } = await this.parse(Build);
+    const { args, flags, metadata } = await this.parse(Build);
     const started = Date.now();
+    // A flag given on the command line beats the project file, which beats the flag's default.
+    const given = <T>(name: string, value: T): T | undefined => (metadata.flags[name]?.setFromDefault ? undefined : value);
+    const target = await buildTarget({ arg: args.image, output: flags.output, file: flags.file, cacheDir: flags['cache-dir'] });
     const ctx: BuildContext = {
       opts: {
-        reference: args.image,
-        outDir: flags.output,
+        reference: target.reference,
+        outDir: target.output,
         cacheDir: flags['cache-dir'],
-        platform: parsePlatform(flags.platform),
-        compression: flags.compression as Compression,
-        kernelPath: flags.kernel,
+        platform: parsePlatform(given('platform', flags.platform) ?? target.platform ?? flags.platform),
+        compression: (given('compression', flags.compression) ?? target.compression ?? flags.compression) as Compression,
+        kernelPath: flags.kernel ?? target.kernel,
         kernelCacheDir: flags['kernel-cache-dir'],
         maxRootfsSize: flags['max-rootfs-size'] ? parseByteSize(flags['max-rootfs-size'], '--max-rootfs-size') : DEFAULT_MAX_ROOTFS_SIZE,
         sourceDateEpoch: sourceDateEpoch(flags['source-date-epoch']),
         hyperbuildVersion: this.config.version,
         registry: registryOptions(flags),
-        rootfs: flags.rootfs as RootfsChoice,
+        rootfs: (given('rootfs', flags.rootfs) ?? target.rootfs ?? flags.rootfs) as RootfsChoice,
         aciPath: flags['aci-path'],
       },
     };
     await runSteps(buildSteps(), ctx, this.jsonEnabled() ? 'silent' : 'auto');
+    if (flags.depfile) await recordDependencies(ctx, flags.depfile, target.projectFile);
     const m = ctx.manifest!;
     const durationMs = Date.now() - started;
     if (!this.jsonEnabled()) {
-      this.log(`${ctx.upToDate ? 'up to date' : 'built'}: ${flags.output} (${m.initramfs.name} ${(m.initramfs.size / 1024 / 1024).toFixed(1)} MiB, ${m.kernel.kind} kernel) in ${(durationMs / 1000).toFixed(2)} s`);
+      this.log(`${ctx.upToDate ? 'up to date' : 'built'}: ${target.output} (${m.initramfs.name} ${(m.initramfs.size / 1024 / 1024).toFixed(1)} MiB, ${m.kernel.kind} kernel) in ${(durationMs / 1000).toFixed(2)} s`);
     }
-    return { ...m, output: flags.output, upToDate: !!ctx.upToDate, durationMs };
+    return { ...m, output: target.output, upToDate: !!ctx.upToDate, durationMs };
   }
 }
