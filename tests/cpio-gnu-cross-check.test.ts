@@ -7,14 +7,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync, linkSync, symlinkSync, utimesSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync, linkSync, symlinkSync, utimesSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeMode } from '../toolchain/cpio/file-mode.ts';
 import type { CpioHeader } from '../toolchain/cpio/newc-header.ts';
 import { readNewc } from '../toolchain/cpio/newc-reader.ts';
 import { NewcWriter, writeNewc, type NewcEntry } from '../toolchain/cpio/newc-writer.ts';
 import { textToByteString, type ByteString } from '../toolchain/paths/byte-string.ts';
+import { tempDir } from './helpers/places.ts';
 
 const isRoot = process.getuid?.() === 0;
 const MTIME = 1700000000;
@@ -108,7 +108,7 @@ let archive: Buffer = Buffer.alloc(0);
 let work = '';
 
 test.before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'cpio-gnu-'));
+  work = tempDir('cpio-gnu');
   archive = await collect(writeNewc(fixture()));
 });
 

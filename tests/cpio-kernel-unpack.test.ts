@@ -15,8 +15,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMPRESSIONS } from '../toolchain/compress/kinds.ts';
 import { compress } from '../toolchain/compress/compress.ts';
@@ -26,6 +25,7 @@ import { writeNewc, type NewcEntry } from '../toolchain/cpio/newc-writer.ts';
 import { textToByteString } from '../toolchain/paths/byte-string.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
 import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
+import { tempDir } from './helpers/places.ts';
 
 // Any real kernel will do: HB_TEST_KERNEL, else the one builds use (HyperKernel or the Debian cloud kernel).
 const KERNEL =
@@ -102,7 +102,7 @@ let archive: Buffer = Buffer.alloc(0);
 
 test.before(async () => {
   if (!ready) return;
-  work = mkdtempSync(join(tmpdir(), 'cpio-kernel-'));
+  work = tempDir('cpio-kernel');
   archive = Buffer.concat([await collect(writeNewc(entries())), gnuArchive(work)]);
 });
 

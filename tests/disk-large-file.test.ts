@@ -7,12 +7,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { newInode } from '../toolchain/tree/inode.ts';
 import { RootfsTree } from '../toolchain/tree/rootfs-tree.ts';
 import { writeDiskRootfs } from '../toolchain/disk/write-disk-rootfs.ts';
+import { tempDir } from './helpers/places.ts';
 
 const enabled = process.env.HB_TEST_LARGE_DISK === '1';
 const CHUNK = Buffer.alloc(64 * 1024 * 1024);
@@ -44,7 +44,7 @@ const expected = () => {
 for (const kind of ['ext4', 'erofs'] as const) {
   // Minutes of I/O: opt-in, and reported as skipped (not passed) when not asked for.
   (enabled ? test : test.skip)(`${kind}: a ${SIZE} byte file survives`, async () => {
-    const work = mkdtempSync(join(tmpdir(), 'hb-disk-large-'));
+    const work = tempDir('disk-large');
     try {
       const image = join(work, `big.${kind}`);
       await writeDiskRootfs(tree(), kind, image, { tmpDir: join(work, 'tmp') });

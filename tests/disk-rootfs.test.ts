@@ -7,8 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeTar, type TarWriteMember } from '../toolchain/tar/writer.ts';
 import { readTar } from '../toolchain/tar/reader.ts';
@@ -17,6 +16,7 @@ import { RootfsTree } from '../toolchain/tree/rootfs-tree.ts';
 import { writeDiskRootfs, type DiskRootfsKind } from '../toolchain/disk/write-disk-rootfs.ts';
 import { fileDigest } from '../toolchain/digest/file-digest.ts';
 import { BadInputError } from '../toolchain/errors/errors.ts';
+import { tempDir } from './helpers/places.ts';
 
 type M = TarWriteMember;
 const CAP = Buffer.from('0100000200200000000000000000000000000000', 'hex');
@@ -59,7 +59,7 @@ async function buildTree(): Promise<RootfsTree> {
 
 const SDE = 1_900_000_000;
 const isRoot = process.getuid?.() === 0;
-const work = mkdtempSync(join(tmpdir(), 'hb-disk-test-'));
+const work = tempDir('disk-test');
 
 interface Seen {
   mode: number;

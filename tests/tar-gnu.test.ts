@@ -11,10 +11,10 @@ import * as assert from 'uvu/assert';
 import { bytesToByteString, displayPath, type ByteString } from '../toolchain/paths/byte-string.ts';
 import type { TarEntryType } from '../toolchain/tar/entry.ts';
 import { oneChunk, randomChunks, readAll, type ReadMember } from './helpers/tar-chunks.ts';
-import { getfattrHex, hasTool, makeTempDir, run } from './helpers/tar-gnu.ts';
+import { getfattrHex, hasTool, run } from './helpers/tar-gnu.ts';
+import { tempDir } from './helpers/places.ts';
 
-const { dir: root, cleanup } = makeTempDir('tar-gnu');
-test.after(cleanup);
+const root = tempDir('tar-gnu');
 
 const LONG_DIR = `long-${'d'.repeat(90)}/${'e'.repeat(60)}`;
 const LONG_NAME_1 = `${'n'.repeat(120)}-one`;
@@ -183,15 +183,9 @@ function compareWithTree(members: ReadMember[], tree: string, checkXattrs: boole
 
 let ustarTree = '';
 let v7Tree = '';
-try {
-  buildFullTree();
-  ustarTree = buildPlainTree(true);
-  v7Tree = buildPlainTree(false);
-} catch (error) {
-  // test.after never runs if the module fails to load.
-  cleanup();
-  throw error;
-}
+buildFullTree();
+ustarTree = buildPlainTree(true);
+v7Tree = buildPlainTree(false);
 
 function gnuTar(format: string, tree: string, extra: string[] = []): Buffer {
   return run('tar', [`--format=${format}`, ...extra, '-C', root, '-cf', '-', tree]);

@@ -11,10 +11,10 @@ import * as assert from 'uvu/assert';
 import { readTar } from '../toolchain/tar/reader.ts';
 import { encodeTar } from '../toolchain/tar/writer.ts';
 import { oneChunk, randomChunks, readAll, rejection } from './helpers/tar-chunks.ts';
-import { makeTempDir, run, sha256File } from './helpers/tar-gnu.ts';
+import { run, sha256File } from './helpers/tar-gnu.ts';
+import { tempDir } from './helpers/places.ts';
 
-const { dir: root, cleanup } = makeTempDir('tar-sparse');
-test.after(cleanup);
+const root = tempDir('tar-sparse');
 
 const GiB = 1024 ** 3;
 
@@ -40,13 +40,7 @@ function buildFixtures(): void {
   run('touch', ['-d', '@1700000000', ...['holey', 'data-at-end', 'data-at-start', 'all-hole', 'many', 'big'].map((n) => join(root, 'sp', n))]);
 }
 
-try {
-  buildFixtures();
-} catch (error) {
-  // test.after never runs if the module fails to load.
-  cleanup();
-  throw error;
-}
+buildFixtures();
 
 const SMALL = ['holey', 'data-at-end', 'data-at-start', 'all-hole', 'many'];
 const expected = new Map(SMALL.map((name) => [name, sha256File(join(root, 'sp', name))]));

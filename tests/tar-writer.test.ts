@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import type { TarEntry } from '../toolchain/tar/entry.ts';
 import { encodeTar, type TarWriteMember } from '../toolchain/tar/writer.ts';
 import { oneChunk, randomChunks, readAll } from './helpers/tar-chunks.ts';
-import { getfattrHex, makeTempDir, run } from './helpers/tar-gnu.ts';
+import { getfattrHex, run } from './helpers/tar-gnu.ts';
+import { tempDir } from './helpers/places.ts';
 
 const CAP = Buffer.from('0100000200200000000000000000000000000000', 'hex');
 const BINARY = Buffer.from([0x00, 0x0a, 0x3d, 0xff, 0xfe, 0x80]);
@@ -79,26 +80,22 @@ test('GNU long names from the writer round trip', async () => {
 });
 
 test('GNU tar lists writer output and extracts it with byte-exact xattrs', () => {
-  const { dir, cleanup } = makeTempDir('tar-writer');
-  try {
-    const archive = encodeTar(members.filter((m) => !m.entry.path.startsWith('/')));
-    const listing = run('tar', ['-tvf', '-', '--numeric-owner'], { input: archive }).toString('latin1');
-    assert.match(listing, /-rwsr-xr-x 0\/0 +1 1970-01-01 00:00 dir\/one/);
-    assert.match(listing, /3000000\/123456 +100000 1969-12-31 23:58 dir\/big/);
-    assert.match(listing, /crw-r--r-- 0\/0 +136,300 /);
-    assert.ok(listing.includes(LONG), 'long PAX path understood');
-    run('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-xpf', '-', '-C', dir], { input: archive });
-    const xattrs = getfattrHex(join(dir, 'dir/cap'));
-    assert.ok(xattrs.get('security.capability')!.equals(CAP), 'capability restored byte-exact');
-    assert.ok(xattrs.get('user.bin')!.equals(BINARY), 'binary xattr restored byte-exact');
-    assert.is(readFileSync(join(dir, LONG), 'utf8'), 'long name');
-    assert.is(lstatSync(join(dir, 'dir/big')).uid, 3_000_000);
-    assert.is(lstatSync(join(dir, 'dir/hard')).ino, lstatSync(join(dir, LONG)).ino);
-    assert.is(readlinkSync(join(dir, 'dir/sym')), '../café');
-    assert.is(lstatSync(join(dir, 'dir')).mode & 0o7777, 0o1777);
-  } finally {
-    cleanup();
-  }
+  const dir = tempDir('tar-writer');
+  const archive = encodeTar(members.filter((m) => !m.entry.path.startsWith('/')));
+  const listing = run('tar', ['-tvf', '-', '--numeric-owner'], { input: archive }).toString('latin1');
+  assert.match(listing, /-rwsr-xr-x 0\/0 +1 1970-01-01 00:00 dir\/one/);
+  assert.match(listing, /3000000\/123456 +100000 1969-12-31 23:58 dir\/big/);
+  assert.match(listing, /crw-r--r-- 0\/0 +136,300 /);
+  assert.ok(listing.includes(LONG), 'long PAX path understood');
+  run('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-xpf', '-', '-C', dir], { input: archive });
+  const xattrs = getfattrHex(join(dir, 'dir/cap'));
+  assert.ok(xattrs.get('security.capability')!.equals(CAP), 'capability restored byte-exact');
+  assert.ok(xattrs.get('user.bin')!.equals(BINARY), 'binary xattr restored byte-exact');
+  assert.is(readFileSync(join(dir, LONG), 'utf8'), 'long name');
+  assert.is(lstatSync(join(dir, 'dir/big')).uid, 3_000_000);
+  assert.is(lstatSync(join(dir, 'dir/hard')).ino, lstatSync(join(dir, LONG)).ino);
+  assert.is(readlinkSync(join(dir, 'dir/sym')), '../café');
+  assert.is(lstatSync(join(dir, 'dir')).mode & 0o7777, 0o1777);
 });
 
 test('raw options produce the requested damage', async () => {

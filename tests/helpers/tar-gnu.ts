@@ -1,8 +1,10 @@
+/**
+ * GNU tar (and getfattr, sha256) as the reference the tar tests compare against:
+ * run a tool for its bytes, read xattrs byte-exact, hash files.
+ */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 /** Runs GNU tar (or any tool) and returns stdout as bytes; throws with stderr on failure. */
 export function run(command: string, args: string[], options: { cwd?: string; input?: Buffer } = {}): Buffer {
@@ -12,11 +14,6 @@ export function run(command: string, args: string[], options: { cwd?: string; in
     maxBuffer: 1 << 30,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-}
-
-export function makeTempDir(prefix: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `hyperbuild-${prefix}-`));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /**
