@@ -9,7 +9,7 @@ import { tempDir } from './helpers/places.ts';
 const work = tempDir('build');
 const cache = join(work, 'cache');
 // Tests share the machine's kernel cache (the HyperKernel takes minutes to build) but not its blob cache.
-const kernelCache = process.env.HYPERBUILD_KERNEL_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'hyperbuild');
+const kernelCache = process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? join(process.env.HOME ?? '/root', '.cache', 'hyperbuild');
 
 function build(ref: string, out: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
   return hyperbuild(['build', ref, '-o', out, '--cache-dir', cache, '--json', ...extra], { env: { HYPERBUILD_KERNEL_CACHE_DIR: kernelCache, ...env } });
