@@ -226,7 +226,8 @@ test('qemu: microvm for PVH, q35 for bzImage; forwards, read-only disk; sh parse
 
 test('sh quoting survives any byte sh can hold; companion paths are script-relative', () => {
   for (const word of ["it's", 'a b', '$HOME', '`x`', 'back\\slash', 'new\nline', '', '-e']) {
-    assert.is(execFileSync('sh', ['-c', `printf %s ${shQuote(word)}`], { encoding: 'utf8' }), word);
+    // The quoted word is evaluated by sh as script text, as in the generated scripts.
+    assert.is(execFileSync('sh', ['-c', 'eval "printf %s $1"', 'sh', shQuote(word)], { encoding: 'utf8' }), word);
   }
   assert.is(shPath('/out/web.initrd', '/out'), '"$here"/web.initrd');
   assert.is(shPath('/elsewhere/kernel', '/out'), '/elsewhere/kernel');
