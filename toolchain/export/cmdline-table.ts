@@ -18,6 +18,8 @@
  *   `pci=off` skips PCI probing on its virtio-mmio-only machine.
  *   getting-started.md: "Firecracker doesn't implement guest power management",
  *   so HyperStart's power-off ends in PID 1 exiting, a panic, then that reboot.
+ *   (Bundles already carry `panic=-1`, which wins: it reboots at once instead
+ *   of after a second, the same end.)
  * - Cloud Hypervisor: README "Custom Kernel and Disk Image": with
  *   `--serial tty --console off` the guest console is `console=ttyS0`
  *   (`console=hvc0` is its virtio-console default, which this export turns
