@@ -6,7 +6,9 @@
  * to the initramfs replaced the bundle's (spec-segment.ts) — in every
  * initramfs compression, since the kernel must find the uncompressed archive
  * after each compressed one. A disk-rootfs bundle proves the rootdisk record
- * survived. Needs the HyperKernel and the fixtures (`make hyperstart fixtures`).
+ * survived, a modular Debian cloud kernel that its module records did (and
+ * boots the q35 flavour of the script). Needs the HyperKernel, the Debian
+ * cloud kernel in the kernel cache and the fixtures (`make hyperstart fixtures`).
  */
 import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -84,6 +86,17 @@ test('a disk rootfs bundle: the rootdisk record survives, the app runs from the 
   const r = runScript(script);
   assert.match(r.out, /Hello from hyperbuild/);
   assert.is(r.status, 4, r.out + r.err);
+});
+
+test('a modular bzImage kernel (Debian cloud): q35, and the module records survive', () => {
+  const bundle = build('hello-cloud', '--kernel', 'debian-cloud');
+  assert.is(JSON.parse(readFileSync(join(bundle, 'bundle.json'), 'utf8')).kernel.format, 'bzImage');
+  const script = join(work, 'run-cloud.sh');
+  ok(hyperbuild(['export', bundle, '--format', 'qemu', '-o', script, '-e', 'X=from q35', '--', 'sh', '-c', 'echo "$X"; exit 9'], { from: 'source' }), 'export');
+  assert.match(readFileSync(script, 'utf8'), /-M q35/);
+  const r = runScript(script);
+  assert.match(r.out, /^from q35$/m);
+  assert.is(r.status, 9, r.out + r.err);
 });
 
 test('a monitor that fails before the guest prints its exit line: exit 125 with a message', () => {
