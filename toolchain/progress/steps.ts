@@ -1,7 +1,7 @@
 /**
- * Progress for long commands: named steps run in order, shown on stderr (listr2).
+ * Progress for long commands: named steps run in order, shown on stderr
+ * (listr2, loaded only when something is shown).
  */
-import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 
 /** One stage of a long command, shown as a progress line. */
 export interface Step<C> {
@@ -19,6 +19,12 @@ export type ProgressMode = 'auto' | 'silent';
  * clean for results (`--json`); errors propagate unchanged to the caller.
  */
 export async function runSteps<C extends object>(steps: Step<C>[], ctx: C, mode: ProgressMode): Promise<C> {
+  if (mode === 'silent') {
+    // What listr2 does with nothing to show, without loading it (a --json no-op build is mostly start-up).
+    for (const s of steps) if (!s.skip?.(ctx)) await s.run(ctx, () => {});
+    return ctx;
+  }
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
   const stderr = process.stderr;
   const logger = new ListrLogger({ processOutput: new ProcessOutput(stderr, stderr) });
   const list = new Listr<C, 'default', 'simple'>(
@@ -36,7 +42,6 @@ export async function runSteps<C extends object>(steps: Step<C>[], ctx: C, mode:
       renderer: 'default',
       fallbackRenderer: 'simple',
       fallbackRendererCondition: !stderr.isTTY,
-      silentRendererCondition: mode === 'silent',
       rendererOptions: { logger, collapseSubtasks: false },
       fallbackRendererOptions: { logger },
       registerSignalListeners: false,

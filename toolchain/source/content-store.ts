@@ -13,7 +13,13 @@ import { assertBuildableImage, parseManifest, type ImageManifest } from '../imag
 import { formatPlatform, platformMatches, type Platform } from '../image/platform.ts';
 import { selectPlatform } from '../image/platform-select.ts';
 import type { ResolvedImage } from './image-source.ts';
-import { readLayer } from '../layers/layer-reader.ts';
+import type { TarMember } from '../tar/reader.ts';
+
+/** A layer's tar members; the layer reader (tar, decompressors) loads only when a build reads layers, never on a no-op. */
+async function* layerMembers(blob: AsyncIterable<Buffer>, desc: Descriptor, diffId: string, label: string): AsyncIterable<TarMember> {
+  const { readLayer } = await import('../layers/layer-reader.ts');
+  yield* readLayer(blob, desc, diffId, label);
+}
 
 /** Raw (unverified) access to blobs by digest; resolution verifies everything it reads. */
 export type RawBlobReader = (digest: string) => AsyncIterable<Buffer>;
@@ -73,7 +79,7 @@ export async function resolveDescriptor(
     layers: () =>
       manifest!.layers.map((desc, i) => {
         const label = `layer ${i + 1}/${manifest!.layers.length} ${desc.digest} of ${opts.reference}`;
-        return { label, members: () => readLayer(readBlob(desc), desc, config.diffIds[i], label) };
+        return { label, members: () => layerMembers(readBlob(desc), desc, config.diffIds[i], label) };
       }),
     contentKey: opts.contentKey ?? desc.digest,
     blobDigests: [...followed, manifest.config.digest, ...manifest.layers.map((l) => l.digest)],

@@ -1,27 +1,32 @@
 /**
- * Maps an image reference's transport to the image source that reads it.
+ * The one place that maps a reference's transport to its source. Sources
+ * other than the OCI layout are loaded when a reference needs them: a no-op
+ * build of a local layout never parses the registry client, the archive
+ * ingester or the ACI reader.
  */
-import { AciSource, type AciSourceOptions } from './aci-source.ts';
-import { DockerArchiveSource, OciArchiveSource } from './archive-sources.ts';
-import type { ImageSource } from './image-source.ts';
+import type { AciSourceOptions } from './aci-source.ts';
+import type { ImageSource, ResolveOptions } from './image-source.ts';
 import { OciLayoutSource } from './oci-layout.ts';
 import { parseImageReference } from './reference.ts';
-import { RegistryImageSource } from './registry-image-source.ts';
 import type { RegistryOptions } from '../registry/client.ts';
 
-/** The one place that maps a reference's transport to its source. */
+/** A source whose module is imported on first use. */
+function lazySource(load: () => Promise<ImageSource>): ImageSource {
+  return { resolve: async (opts: ResolveOptions) => (await load()).resolve(opts) };
+}
+
 export function openImageSource(reference: string, options: { aci?: AciSourceOptions; registry?: RegistryOptions } = {}): ImageSource {
   const ref = parseImageReference(reference);
   switch (ref.transport) {
     case 'oci':
       return new OciLayoutSource(ref);
     case 'oci-archive':
-      return new OciArchiveSource(ref);
+      return lazySource(async () => new (await import('./archive-sources.ts')).OciArchiveSource(ref));
     case 'docker-archive':
-      return new DockerArchiveSource(ref);
+      return lazySource(async () => new (await import('./archive-sources.ts')).DockerArchiveSource(ref));
     case 'aci':
-      return new AciSource(ref, options.aci);
+      return lazySource(async () => new (await import('./aci-source.ts')).AciSource(ref, options.aci));
     case 'registry':
-      return new RegistryImageSource(ref, options.registry);
+      return lazySource(async () => new (await import('./registry-image-source.ts')).RegistryImageSource(ref, options.registry));
   }
 }
