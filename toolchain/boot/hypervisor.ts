@@ -36,9 +36,16 @@ export interface HypervisorCapabilities {
   /**
    * How the HyperStart ports and the serial console reach hyperbuild:
    * virtio-serial ports and a UART whose host ends connect to unix sockets
-   * hyperbuild listens on (channels.ts).
+   * hyperbuild listens on (channels.ts), or its supervisor for `run -d`.
    */
   transport: 'virtio-serial-unix';
+  /**
+   * How a VM outlives the hyperbuild that started it (`run -d`): `supervisor`
+   * when the plan gives an argv the small C supervisor (supervisor/) execs and
+   * owns (it listens on the channel endpoints and holds the guest link);
+   * `none`: foreground only.
+   */
+  detach: 'supervisor' | 'none';
   /** Saves a booted VM and starts clones from it (VM templates). No backend yet. */
   snapshot: boolean;
 }
@@ -64,6 +71,12 @@ export interface LaunchRequest {
   volumes: VolumeMount[];
   verbose: boolean;
   channels: ChannelEndpoints;
+}
+
+/** A VM the supervisor starts (`run -d`): the program and argv it execs as its child. */
+export interface SupervisedLaunch {
+  command: string;
+  args: readonly string[];
 }
 
 export interface VmExit {
@@ -95,6 +108,11 @@ export interface LaunchPlan {
   describe(): string;
   /** Start the VM; it never outlives hyperbuild. */
   start(): Promise<RunningVm>;
+  /**
+   * Instead of start(): the argv for the supervisor (capability `detach`), which
+   * runs it in the VM's state directory, so the channel endpoints may be relative.
+   */
+  supervised?(): SupervisedLaunch;
 }
 
 export interface Hypervisor {

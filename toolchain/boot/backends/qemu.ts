@@ -12,6 +12,7 @@ import { HyperbuildError, ExitCode } from '../../errors/errors.ts';
 import { PORT_NAMES, type NetworkSpec, type PortName } from '../../hyperstart/protocol.ts';
 import { chooseAccel, probeHost, type AccelDecision, type AccelProbe, type AccelRequest } from '../accel.ts';
 import type { Hypervisor, HypervisorCapabilities, LaunchPlan, LaunchRequest, RunningVm } from '../hypervisor.ts';
+import { fsdevOption, jailLayout, lookupJailFacts, startJailed, type JailLayout } from '../jail.ts';
 import { composeCmdline } from '../kernel-cmdline.ts';
 import { tscKhz } from '../tsc-frequency.ts';
 import { startVmProcess } from '../vm-process.ts';
@@ -30,6 +31,7 @@ export const QEMU_CAPABILITIES: HypervisorCapabilities = {
   diskRootfs: true,
   kernelEntries: ['pvh', 'bzImage'],
   transport: 'virtio-serial-unix',
+  detach: 'supervisor',
   snapshot: false,
 };
 
@@ -51,12 +53,14 @@ export interface QemuHost {
   binary: string;
   /** Host TSC rate, for guests that cannot calibrate their own clock (tsc-frequency.ts). */
   tscKhz?: number;
+  /** How QEMU is confined (jail.ts); absent: unconfined, bundle paths as they are (plan tests). */
+  jail?: JailLayout;
 }
 
 /** QEMU option values separate with ','; a literal comma is written ',,'. */
 const q = (value: string) => value.replaceAll(',', ',,');
 
-function machineArgs(r: LaunchRequest, machine: QemuMachine, cmdline: string): string[] {
+function machineArgs(r: LaunchRequest, machine: QemuMachine, cmdline: string, path: (name: string) => string): string[] {
   const args: string[] = ['-nodefaults', '-no-user-config', '-nographic', '-no-reboot'];
   if (machine === 'microvm') {
     // rtc=on: without a CMOS clock the kernel waits ~1 s for it at boot ("Unable to read current time from RTC").
@@ -68,8 +72,8 @@ function machineArgs(r: LaunchRequest, machine: QemuMachine, cmdline: string): s
   args.push('-cpu', r.accel === 'tcg' ? 'max' : 'host');
   args.push('-m', `${r.memoryMiB}M`, '-smp', String(r.cpus));
   args.push(
-    '-kernel', join(r.bundleDir, r.manifest.kernel.name),
-    '-initrd', join(r.bundleDir, r.manifest.initramfs.name),
+    '-kernel', path(r.manifest.kernel.name),
+    '-initrd', path(r.manifest.initramfs.name),
     '-append', cmdline,
   );
   return args;
@@ -89,7 +93,7 @@ function channelArgs(r: LaunchRequest, serial: string): string[] {
   return args;
 }
 
-function deviceArgs(r: LaunchRequest, mmio: boolean): string[] {
+function deviceArgs(r: LaunchRequest, mmio: boolean, jail: JailLayout | undefined, path: (name: string) => string): string[] {
   const dev = (kind: 'net' | '9p' | 'blk') => `virtio-${kind}-${mmio ? 'device' : 'pci'}`;
   // PCI devices would otherwise load iPXE option ROMs (slow, and unneeded: we boot -kernel).
   const noRom = mmio ? '' : ',romfile=';
@@ -100,12 +104,12 @@ function deviceArgs(r: LaunchRequest, mmio: boolean): string[] {
   }
   // Disk-rootfs bundles: the image's root as a read-only disk; HyperStart mounts it (`rootdisk`).
   if (r.manifest.rootfs) {
-    args.push('-drive', `file=${q(join(r.bundleDir, r.manifest.rootfs.name))},if=none,id=rootfs,format=raw,readonly=on`);
+    args.push('-drive', `file=${q(path(r.manifest.rootfs.name))},if=none,id=rootfs,format=raw,readonly=on`);
     args.push('-device', `${dev('blk')},drive=rootfs${noRom}`);
   }
   for (const v of r.volumes) {
     const fsdev = `fs${v.tag}`;
-    args.push('-fsdev', `local,id=${fsdev},path=${q(v.hostPath)},security_model=none${v.readOnly ? ',readonly=on' : ''}`);
+    args.push('-fsdev', jail ? fsdevOption(jail, v, q) : `local,id=${fsdev},path=${q(v.hostPath)},security_model=none${v.readOnly ? ',readonly=on' : ''}`);
     args.push('-device', `${dev('9p')},fsdev=${fsdev},mount_tag=${v.tag}`);
   }
   return args;
@@ -120,16 +124,19 @@ export function buildQemuArgs(r: LaunchRequest, host: QemuHost = { binary: QEMU_
     // microvm has no PIT (pit=off) to calibrate the TSC against; under KVM the guest gets kvmclock.
     tscKhz: mmio && r.accel === 'tcg' ? host.tscKhz : undefined,
   });
+  const path = (name: string) => host.jail?.paths[name] ?? join(r.bundleDir, name);
   const args = [
-    ...machineArgs(r, machine, cmdline),
+    ...machineArgs(r, machine, cmdline, path),
+    ...(host.jail?.args ?? []),
     ...channelArgs(r, `virtio-serial-${mmio ? 'device' : 'pci'}`),
-    ...deviceArgs(r, mmio),
+    ...deviceArgs(r, mmio, host.jail, path),
   ];
   const command = host.binary;
   return {
     hypervisor: 'qemu', machine, cmdline, command, args,
     describe: () => [command, ...args].join(' '),
-    start: (): Promise<RunningVm> => startVmProcess(command, args),
+    start: (): Promise<RunningVm> => (host.jail ? startJailed(host.jail, command, args) : startVmProcess(command, args)),
+    supervised: () => ({ command, args }),
   };
 }
 
@@ -160,6 +167,7 @@ export class QemuHypervisor implements Hypervisor {
   }
 
   async prepare(request: LaunchRequest): Promise<QemuLaunchPlan> {
-    return buildQemuArgs(request, { binary: findQemu(this.host.env), tscKhz: (this.host.tscKhz ?? tscKhz)() });
+    const binary = findQemu(this.host.env);
+    return buildQemuArgs(request, { binary, tscKhz: (this.host.tscKhz ?? tscKhz)(), jail: jailLayout(request, lookupJailFacts(request.accel)) });
   }
 }
