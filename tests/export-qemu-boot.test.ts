@@ -10,7 +10,7 @@
  * boots the q35 flavour of the script). Needs the HyperKernel, the Debian
  * cloud kernel in the kernel cache and the fixtures (`make hyperstart fixtures`).
  */
-import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -97,6 +97,20 @@ test('a modular bzImage kernel (Debian cloud): q35, and the module records survi
   const r = runScript(script);
   assert.match(r.out, /^from q35$/m);
   assert.is(r.status, 9, r.out + r.err);
+});
+
+test('refusals come before anything is written, exit 2', () => {
+  const bundle = join(work, 'hello-lz4');
+  const out = join(work, 'refused', 'web.json');
+  const r = hyperbuild(['export', bundle, '--format', 'firecracker', '-o', out, '-p', '8080:80'], { from: 'source' });
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /^hyperbuild: error: --format firecracker: -p: Firecracker has no NAT/m);
+  assert.match(r.stderr, /^hint: /m);
+  assert.not.ok(existsSync(join(work, 'refused')), 'nothing written');
+  const inside = hyperbuild(['export', bundle, '--format', 'qemu', '-o', join(bundle, 'run.sh')], { from: 'source' });
+  assert.is(inside.status, 2);
+  assert.match(inside.stderr, /is inside the bundle directory/);
+  assert.not.ok(existsSync(join(bundle, 'run.initrd')));
 });
 
 test('a monitor that fails before the guest prints its exit line: exit 125 with a message', () => {

@@ -62,7 +62,10 @@ export function companionPath(output: string, suffix: string): string {
   return join(dirname(abs), `${stem}.${suffix}`);
 }
 
-async function checkOutput(output: string, companions: string[]): Promise<void> {
+async function checkOutput(bundleDir: string, output: string, companions: string[]): Promise<void> {
+  if (dirname(output) === resolve(bundleDir)) {
+    throw new BadInputError(`export output ${output} is inside the bundle directory`, { hint: 'write the export elsewhere: a bundle holds only what its bundle.json names' });
+  }
   for (const p of [output, ...companions]) {
     const st = await stat(p).catch(() => undefined);
     if (st?.isDirectory()) throw new BadInputError(`export output ${p} is a directory`, { hint: 'give -o a file name, e.g. -o run-web.sh' });
@@ -92,7 +95,7 @@ export async function exportBundle(r: ExportRequest): Promise<ExportResult> {
   const output = resolve(r.output);
   const initrd = r.target === 'kubevirt' ? undefined : companionPath(output, 'initrd');
   const consoleLog = companionPath(output, 'console.log');
-  await checkOutput(output, initrd ? [initrd] : []);
+  await checkOutput(r.bundleDir, output, initrd ? [initrd] : []);
   const path = (role: string) => opened.files.find((f) => f.role === role)?.path;
   const plan = planExport({
     target: r.target, bundleDir: resolve(r.bundleDir), manifest: m,

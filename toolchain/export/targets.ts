@@ -61,7 +61,7 @@ export const TARGETS: Readonly<Record<ExportTarget, TargetCapabilities>> = {
     writes: 'a KubeVirt VirtualMachine YAML', networks: ['pod'], defaultNetwork: 'pod',
     publish: 'KubeVirt publishes through a Service: virtctl expose vm NAME --port HOST --target-port GUEST',
     bzImage: true, maxCpus: 255, evenCpus: false,
-    spec: 'the runtime spec travels in the kernelBoot image; pass these to `hyperbuild push BUNDLE REF --as kubevirt`',
+    spec: 'the runtime spec travels in the kernelBoot image, not in the VirtualMachine',
   },
 };
 
@@ -101,7 +101,7 @@ export function checkExportRequest(target: ExportTarget, manifest: BundleManifes
   if (w.volumes) {
     refuse(target, '-v', 'a volume is a directory of this host served by hyperbuild at boot; an export runs without it', 'copy the files into the image, or use hyperbuild boot -v');
   }
-  if (caps.spec !== true && w.specFlags.length) refuse(target, w.specFlags.join(', '), caps.spec, 'or export to another format');
+  if (caps.spec !== true && w.specFlags.length) refuse(target, w.specFlags.join(', '), caps.spec, 'give them to hyperbuild push BUNDLE REF --as kubevirt');
   const network = w.network ?? caps.defaultNetwork;
   if (!caps.networks.includes(network)) {
     refuse(target, `--network ${network}`, `this target offers ${caps.networks.join(', ')}`, `use --network ${caps.defaultNetwork}`);
