@@ -3,7 +3,7 @@
  * and the one place that turns failures into exit codes and one-line errors.
  */
 import { Command, Flags, Errors } from '@oclif/core';
-import { HyperbuildError, ExitCode } from '../errors/errors.ts';
+import { HyperbuildError, ExitCode, oneLine } from '../errors/errors.ts';
 import { defaultCacheDir } from '../cache/cache-dir.ts';
 
 /**
@@ -26,18 +26,18 @@ export abstract class BaseCommand extends Command {
   protected async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err;
     if (this.debugEnabled && err.stack) process.stderr.write(`${err.stack}\n`);
-    if (err instanceof HyperbuildError) {
-      process.stderr.write(`hyperbuild: error: ${err.message}\n`);
-      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-      if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify({ error: { message: err.message, hint: err.hint, exitCode: err.exitCode } })}\n`);
-      this.exit(err.exitCode);
-    }
+    if (err instanceof HyperbuildError) this.fail(err.name, err.message, err.hint ?? `see 'hyperbuild ${this.id ?? ''} --help' for what it accepts`, err.exitCode);
     // oclif's own usage errors (unknown flag, missing argument) keep exit 2.
-    if (err.oclif?.exit !== undefined) {
-      process.stderr.write(`hyperbuild: error: ${err.message}\nhint: see 'hyperbuild ${this.id ?? ''} --help'\n`);
-      this.exit(err.oclif?.exit ?? ExitCode.usage);
-    }
-    process.stderr.write(`hyperbuild: internal error: ${err.message}\nhint: rerun with --debug and report it\n`);
-    this.exit(ExitCode.failure);
+    if (err.oclif?.exit !== undefined) this.fail('UsageError', err.message, `see 'hyperbuild ${this.id ?? ''} --help'`, err.oclif.exit);
+    this.fail('InternalError', `internal error: ${err.message}`, 'rerun with --debug and report it', ExitCode.failure);
+  }
+
+  /** The one error form (README "Commands"): one line, one hint line, and the JSON record with --json. */
+  private fail(errorClass: string, message: string, hint: string, exitCode: number): never {
+    const line = oneLine(message);
+    const prefix = errorClass === 'InternalError' ? 'hyperbuild: ' : 'hyperbuild: error: ';
+    process.stderr.write(`${prefix}${line}\nhint: ${oneLine(hint)}\n`);
+    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify({ error: { class: errorClass, message: line, hint, exitCode } })}\n`);
+    this.exit(exitCode);
   }
 }
