@@ -3,6 +3,7 @@
  * One file per command in ./commands; register new commands here.
  */
 import Version from './commands/version.ts';
+import Init from './commands/init.ts';
 import Boot from './commands/boot.ts';
 import Build from './commands/build.ts';
 import Push from './commands/push.ts';
@@ -16,6 +17,7 @@ import Export from './commands/export.ts';
 
 export const COMMANDS = {
   version: Version,
+  init: Init,
   boot: Boot,
   build: Build,
   push: Push,

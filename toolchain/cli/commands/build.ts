@@ -6,6 +6,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.ts';
 import { parseByteSize } from '../../size/byte-size.ts';
 import { kernelCacheDirFlag } from '../kernel-flags.ts';
+import { projectFileFlag } from '../project-flag.ts';
 import { COMPRESSIONS } from '../../compress/kinds.ts';
 import { BadInputError } from '../../errors/errors.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from '../../image/platform.ts';
@@ -39,6 +40,7 @@ export default class Build extends BaseCommand {
 
   static examples = [
     '<%= config.bin %> build oci:fixtures/out/busybox:latest -o out/hello',
+    '<%= config.bin %> build web --depfile out/web.d   # bundle `web` of ./hyperbuild.yaml',
     '<%= config.bin %> build docker-archive:image.tar -o out/app --compression zstd',
     '<%= config.bin %> build registry.example.com/team/api:1.4 -o out/api --rootfs erofs',
     '<%= config.bin %> build aci:app.aci --aci-path ./acis -o out/app',
@@ -51,7 +53,7 @@ export default class Build extends BaseCommand {
 
   static flags = {
     output: Flags.string({ char: 'o', description: 'bundle directory to write (IMAGE mode; a project bundle has its own)' }),
-    file: Flags.string({ char: 'f', description: 'project file naming the bundles (default: ./hyperbuild.yaml)' }),
+    file: projectFileFlag,
     depfile: Flags.string({ description: 'write Make dependencies of <output>/bundle.json here: every input file (image files, kernel, HyperStart, project file)' }),
     platform: Flags.string({ default: DEFAULT_PLATFORM, description: 'platform to pick from a multi-platform image' }),
     compression: Flags.string({ options: [...COMPRESSIONS], default: DEFAULT_COMPRESSION, description: 'initramfs compression (see README for the measurements behind the default)' }),
