@@ -15,7 +15,8 @@ SHELL := /bin/bash
 APT_PACKAGES := qemu-system-x86 cpio busybox-static musl-tools gcc binutils make zstd lz4 gzip xz-utils bzip2 \
 	e2fsprogs erofs-utils fakeroot attr libcap2-bin libarchive-tools openssl apache2-utils skopeo umoci docker-registry \
 	linux-source-6.1 flex bison bc libelf-dev libssl-dev kmod curl procps iproute2 \
-	git python3 python3-minimal time libvirt-clients libxml2-utils
+	git python3 python3-minimal time libvirt-clients libxml2-utils \
+	qemu-system-common libvirt-daemon libvirt-daemon-driver-qemu
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 NODE_MODULES := node_modules/.package-lock.json
@@ -38,6 +39,8 @@ deps-host:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# The unprivileged user a root hyperbuild runs QEMU as (toolchain/boot/jail.ts; also created on first use).
+	@getent passwd hyperbuild-vm >/dev/null || $(SUDO) useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin hyperbuild-vm
 
 $(NODE_MODULES): package.json
 	npm install --no-audit --no-fund

@@ -34,8 +34,11 @@ function startWatchdog(pid: number, commPrefix: string): ChildProcess {
   return dog;
 }
 
-export async function startVmProcess(command: string, args: readonly string[]): Promise<RunningVm> {
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+/** How the monitor is exec'd: as another user/group (the jail, jail.ts), with descriptors inherited as fd 3, 4, … */
+export interface VmSpawnOptions { uid?: number; gid?: number; fds?: readonly number[] }
+
+export async function startVmProcess(command: string, args: readonly string[], o: VmSpawnOptions = {}): Promise<RunningVm> {
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', ...(o.fds ?? [])], uid: o.uid, gid: o.gid });
   let diagnostics = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (s: string) => {
