@@ -19,16 +19,20 @@ import { runBoot, type BootOptions, type BootResult } from '../../boot/session.t
 import { parseVolume } from '../../boot/volume.ts';
 import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
 import { bootTarget } from '../boot-target.ts';
+import { builtBundleDir, withRunDefaults } from '../boot-run-defaults.ts';
+import { projectFileFlag } from '../project-flag.ts';
+import { bundleArgument } from '../../project/bundle-argument.ts';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export default class Boot extends BaseCommand {
   static description = 'boot a bundle like `docker run`: the app\'s output, stdin and exit code are yours';
 
-  static usage = 'boot [FLAGS] BUNDLE_DIR|REFERENCE [-- COMMAND [ARGS...]]';
+  static usage = 'boot [FLAGS] BUNDLE_DIR|NAME|REFERENCE [-- COMMAND [ARGS...]]';
 
   static examples = [
     '<%= config.bin %> boot out/busybox',
+    '<%= config.bin %> boot web   # bundle `web` of ./hyperbuild.yaml, with its run defaults',
     '<%= config.bin %> boot -e NAME=world out/busybox -- sh -c \'echo hello $NAME\'',
     '<%= config.bin %> boot -p 8080:80 -v ./site:/www:ro out/busybox -- httpd -f -h /www',
     '<%= config.bin %> boot -it out/busybox -- sh',
@@ -40,7 +44,7 @@ export default class Boot extends BaseCommand {
   static strict = false;
 
   static args = {
-    bundle: Args.string({ description: 'bundle directory, a bundle in a registry, or an image reference (built first)', required: true }),
+    bundle: Args.string({ description: 'bundle directory, a bundle NAME of hyperbuild.yaml (booted with its run defaults), a bundle in a registry, or an image reference (built first)', required: true }),
   };
 
   static flags = {
@@ -62,6 +66,7 @@ export default class Boot extends BaseCommand {
     'stop-timeout': Flags.string({ description: 'after SIGINT/SIGTERM, seconds until the VM is killed (exit 137)', default: '10' }),
     verbose: Flags.boolean({ description: 'show the QEMU command line and the guest console live' }),
     'kernel-cache-dir': kernelCacheDirFlag,
+    file: projectFileFlag,
     ...registryFlags,
   };
 
@@ -69,20 +74,22 @@ export default class Boot extends BaseCommand {
     const dashdash = this.argv.indexOf('--');
     const before = dashdash < 0 ? this.argv : this.argv.slice(0, dashdash);
     const command = dashdash < 0 ? [] : this.argv.slice(dashdash + 1);
-    const { args, flags } = await this.parse(
+    const { args, flags, metadata } = await this.parse(
       { args: Boot.args, flags: Boot.flags, baseFlags: Boot.baseFlags, enableJsonFlag: true, strict: true },
       before,
     );
     // parse() narrowed this.argv; --json and --debug are looked up there later.
     this.argv = [...before, ...(dashdash < 0 ? [] : ['--', ...command])];
 
-    const request = bootRequest(flags, command);
+    const named = await bundleArgument(args.bundle, { file: flags.file, cacheDir: flags['cache-dir'] });
+    const fromFlags = bootRequest(flags, command);
+    const request = named.kind === 'project' ? withRunDefaults(fromFlags, named.project, named.bundle, (f) => !metadata.flags[f]?.setFromDefault) : fromFlags;
     // Whatever the backend cannot do is refused before anything is pulled or built.
     assertBackendSupports(request.hypervisor, {
       accel: request.accel, network: request.overrides.network,
       publishes: request.publish.length > 0, volumes: request.overrides.volumes.length > 0,
     });
-    const target = await bootTarget(args.bundle, {
+    const target = named.kind === 'project' ? { bundleDir: builtBundleDir(named.bundle, named.dir), temporary: false } : await bootTarget(named.path, {
       cacheDir: flags['cache-dir'],
       kernelCacheDir: flags['kernel-cache-dir'],
       registry: registryOptions(flags),
