@@ -73,10 +73,17 @@ export interface LaunchRequest {
   channels: ChannelEndpoints;
 }
 
-/** A VM the supervisor starts (`run -d`): the program and argv it execs as its child. */
+/** A VM the supervisor starts (`run -d`): the program and argv it execs as its child, and how. */
 export interface SupervisedLaunch {
   command: string;
   args: readonly string[];
+  /** Exec it as this user and group (the jail, jail.ts); absent: as the supervisor. */
+  uid?: number;
+  gid?: number;
+  /** Host files it inherits, opened read-only by the supervisor: fd `childFd` is `hostPath`. */
+  files: readonly { childFd: number; hostPath: string }[];
+  /** Paths the supervisor hands to uid/gid once it has made them (the channel directory, its sockets). */
+  handOver: readonly string[];
 }
 
 export interface VmExit {
@@ -109,8 +116,8 @@ export interface LaunchPlan {
   /** Start the VM; it never outlives hyperbuild. */
   start(): Promise<RunningVm>;
   /**
-   * Instead of start(): the argv for the supervisor (capability `detach`), which
-   * runs it in the VM's state directory, so the channel endpoints may be relative.
+   * Instead of start(): what the supervisor (capability `detach`) execs, in the
+   * VM's state directory; files the jail copies are copied now.
    */
   supervised?(): SupervisedLaunch;
 }

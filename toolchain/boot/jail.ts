@@ -23,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, closeSync, copyFileSync, existsSync, openSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ExitCode, HyperbuildError } from '../errors/errors.ts';
-import type { LaunchRequest, RunningVm } from './hypervisor.ts';
+import type { LaunchRequest, RunningVm, SupervisedLaunch } from './hypervisor.ts';
 import { startVmProcess } from './vm-process.ts';
 import type { VolumeMount } from './volume.ts';
 
@@ -224,4 +224,29 @@ export async function startJailed(layout: JailLayout, command: string, args: rea
   } finally {
     for (const fd of fds) if (fd !== undefined) closeSync(fd);
   }
+}
+
+/**
+ * The layout for the supervisor to apply (`run -d`, supervisor/spawn.c): files
+ * that need a copy are copied now; descriptors, identity and the hand-over of
+ * the channel directory and sockets (which the supervisor makes) are data.
+ */
+export function supervisedJail(layout: JailLayout, command: string, args: readonly string[]): SupervisedLaunch {
+  const id = layout.identity;
+  if (!id) return { command, args, files: [], handOver: [] };
+  if (layout.proxies.length) {
+    throw new HyperbuildError('-v with -d as root needs its volume proxy supervised, which the supervisor does not do yet', {
+      hint: 'run it in the foreground (without -d), or as a non-root user', exitCode: ExitCode.usage,
+    });
+  }
+  const files: { childFd: number; hostPath: string }[] = [];
+  for (const f of layout.files) {
+    if (f.how === 'fd') {
+      files.push({ childFd: f.childFd, hostPath: f.hostPath });
+      continue;
+    }
+    copyFileSync(f.hostPath, f.jailPath);
+    chownSync(f.jailPath, id.uid, id.gid);
+  }
+  return { command, args, uid: id.uid, gid: layout.gid ?? id.gid, files, handOver: [layout.dir, ...layout.sockets] };
 }

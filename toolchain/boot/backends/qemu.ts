@@ -12,7 +12,7 @@ import { HyperbuildError, ExitCode } from '../../errors/errors.ts';
 import { PORT_NAMES, type NetworkSpec, type PortName } from '../../hyperstart/protocol.ts';
 import { chooseAccel, probeHost, type AccelDecision, type AccelProbe, type AccelRequest } from '../accel.ts';
 import type { Hypervisor, HypervisorCapabilities, LaunchPlan, LaunchRequest, RunningVm } from '../hypervisor.ts';
-import { fsdevOption, jailLayout, lookupJailFacts, startJailed, type JailLayout } from '../jail.ts';
+import { fsdevOption, jailLayout, lookupJailFacts, startJailed, supervisedJail, type JailLayout } from '../jail.ts';
 import { composeCmdline } from '../kernel-cmdline.ts';
 import { tscKhz } from '../tsc-frequency.ts';
 import { startVmProcess } from '../vm-process.ts';
@@ -136,7 +136,7 @@ export function buildQemuArgs(r: LaunchRequest, host: QemuHost = { binary: QEMU_
     hypervisor: 'qemu', machine, cmdline, command, args,
     describe: () => [command, ...args].join(' '),
     start: (): Promise<RunningVm> => (host.jail ? startJailed(host.jail, command, args) : startVmProcess(command, args)),
-    supervised: () => ({ command, args }),
+    supervised: () => (host.jail ? supervisedJail(host.jail, command, args) : { command, args, files: [], handOver: [] }),
   };
 }
 
