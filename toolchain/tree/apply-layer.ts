@@ -7,7 +7,7 @@ import { displayPath, type ByteString } from '../paths/byte-string.ts';
 import type { TarEntry } from '../tar/entry.ts';
 import type { TarMember } from '../tar/reader.ts';
 import { NEWC_TRAILER_NAME as CPIO_TRAILER_NAME } from '../cpio/newc-header.ts';
-import { newInode, type Inode, type TreeNode } from './inode.ts';
+import { newInode, type Inode, type SpillRange, type TreeNode } from './inode.ts';
 import { RootfsTree, pathComponents } from './rootfs-tree.ts';
 
 const WHITEOUT_PREFIX = '.wh.';
@@ -25,33 +25,54 @@ export interface LayerLimits {
   bytesSoFar: number;
 }
 
+/** One layer entry with its content already placed: in memory, or in a spill file (a decoded layer). */
+export interface PlacedEntry {
+  entry: TarEntry;
+  content?: Buffer[];
+  spill?: SpillRange;
+}
+
 interface Member {
   entry: TarEntry;
   components: ByteString[];
   content: Buffer[];
+  spill?: SpillRange;
+}
+
+/**
+ * What every entry must pass before its content is read or placed: a path
+ * inside the root, no name reserved for hyperbuild, and the size limit.
+ * Returns the path's components.
+ */
+export function checkEntry(entry: TarEntry, label: string, limits: LayerLimits): ByteString[] {
+  const what = `${label} entry '${displayPath(entry.path)}'`;
+  const components = pathComponents(entry.path, what);
+  if (components[0] === RESERVED_TOP_LEVEL) {
+    throw new BadInputError(`${what}: /${RESERVED_TOP_LEVEL} is reserved for hyperbuild's init and cannot come from an image`);
+  }
+  if (components.length === 1 && components[0] === CPIO_TRAILER_NAME) {
+    throw new BadInputError(`${what}: a root-level file named ${CPIO_TRAILER_NAME} would end the initramfs early (the kernel stops unpacking there)`, {
+      hint: 'rename it in the image, or build with a disk root filesystem',
+    });
+  }
+  if (entry.type === 'file') {
+    limits.bytesSoFar += entry.size;
+    if (limits.bytesSoFar > limits.maxBytes) {
+      throw new BadInputError(`the image's files grew past --max-rootfs-size (${limits.maxBytes} bytes) at ${what}`, {
+        hint: 'if the image is really this big, raise --max-rootfs-size (and consider --rootfs ext4); otherwise the layer may be a decompression bomb',
+      });
+    }
+  }
+  return components;
 }
 
 async function collect(members: AsyncIterable<TarMember>, label: string, limits: LayerLimits): Promise<Member[]> {
   const out: Member[] = [];
   for await (const { entry, body } of members) {
     const what = `${label} entry '${displayPath(entry.path)}'`;
-    const components = pathComponents(entry.path, what);
-    if (components[0] === RESERVED_TOP_LEVEL) {
-      throw new BadInputError(`${what}: /${RESERVED_TOP_LEVEL} is reserved for hyperbuild's init and cannot come from an image`);
-    }
-    if (components.length === 1 && components[0] === CPIO_TRAILER_NAME) {
-      throw new BadInputError(`${what}: a root-level file named ${CPIO_TRAILER_NAME} would end the initramfs early (the kernel stops unpacking there)`, {
-        hint: 'rename it in the image, or build with a disk root filesystem',
-      });
-    }
+    const components = checkEntry(entry, label, limits);
     const content: Buffer[] = [];
     if (entry.type === 'file') {
-      limits.bytesSoFar += entry.size;
-      if (limits.bytesSoFar > limits.maxBytes) {
-        throw new BadInputError(`the image's files grew past --max-rootfs-size (${limits.maxBytes} bytes) at ${what}`, {
-          hint: 'if the image is really this big, raise --max-rootfs-size (and consider --rootfs ext4); otherwise the layer may be a decompression bomb',
-        });
-      }
       let got = 0;
       for await (const chunk of body) {
         content.push(chunk);
@@ -75,6 +96,7 @@ function inodeFrom(m: Member): Inode {
     mtime: e.mtime,
     xattrs: e.xattrs,
     content: m.content,
+    ...(m.spill && kind === 'file' ? { spill: m.spill } : {}),
     size: kind === 'file' ? e.size : 0,
     target: kind === 'symlink' ? e.linkname : '',
     devmajor: e.devmajor,
@@ -82,13 +104,24 @@ function inodeFrom(m: Member): Inode {
   });
 }
 
+/** Apply one layer, read from its tar members (contents are kept in memory: for small trees and tests). */
+export async function applyLayer(tree: RootfsTree, members: AsyncIterable<TarMember>, layer: number, label: string, limits: LayerLimits): Promise<void> {
+  applyMembers(tree, await collect(members, label, limits), layer, label);
+}
+
+/** Apply one layer whose contents are already placed (a decoded layer's entries, in archive order). */
+export function applyPlacedLayer(tree: RootfsTree, entries: Iterable<PlacedEntry>, layer: number, label: string, limits: LayerLimits): void {
+  const list: Member[] = [];
+  for (const e of entries) list.push({ entry: e.entry, components: checkEntry(e.entry, label, limits), content: e.content ?? [], spill: e.spill });
+  applyMembers(tree, list, layer, label);
+}
+
 /**
  * Apply one layer to the tree with OCI semantics. Whiteouts are applied first,
  * against lower layers only (the spec: a whiteout never hides a file of its own
  * layer), then the layer's entries in archive order.
  */
-export async function applyLayer(tree: RootfsTree, members: AsyncIterable<TarMember>, layer: number, label: string, limits: LayerLimits): Promise<void> {
-  const list = await collect(members, label, limits);
+function applyMembers(tree: RootfsTree, list: Member[], layer: number, label: string): void {
   const regular: Member[] = [];
   for (const m of list) {
     const base = m.components[m.components.length - 1] ?? '';

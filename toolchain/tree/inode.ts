@@ -1,5 +1,6 @@
 /**
- * Inodes and tree nodes: file metadata and content as the guest will see them.
+ * Inodes and tree nodes: file metadata as the guest will see it, and where the
+ * content is (in memory, or a range of a spill file read back by tree/content.ts).
  */
 import type { ByteString } from '../paths/byte-string.ts';
 
@@ -18,13 +19,22 @@ export interface Inode {
   gid: number;
   mtime: number;
   xattrs: Map<string, Buffer>;
-  /** Regular files: content chunks (in memory; never unpacked to host disk). */
+  /** Regular files held in memory (HyperStart's own files, small trees in tests): the content chunks. */
   content: Buffer[];
+  /** Regular files from image layers in a build: the bytes are here, and `content` is empty. */
+  spill?: SpillRange;
   size: number;
   /** Symlinks: the target, verbatim; never followed on the host. */
   target: ByteString;
   devmajor: number;
   devminor: number;
+}
+
+/** `size` bytes of an inode's content start at `offset` of the spill file at `path`. */
+export interface SpillRange {
+  /** Shared by every range of one spill file (one string per layer, not per file). */
+  readonly path: string;
+  readonly offset: number;
 }
 
 /** A name in the tree. Directories own their children; other nodes point at a shared Inode. */
