@@ -59,7 +59,7 @@ test('happy path: H → S (the spec), R → E, X waits for announced output, the
   assert.equal(kinds(link.handle({ type: 'output', stream: 'stderr', bytes: 3 })), ['clear-timer:drain', 'send:B', 'set-timer:poweroff']);
   assert.is(link.state, 'powering-off');
   const end = result(link.handle(exited));
-  assert.equal(end, { exitCode: 42, outcome: 'exited', withConsole: false, bootMs: 700, startMs: 750 });
+  assert.equal(end, { exitCode: 42, outcome: 'exited', withConsole: false, bootMs: 700, startMs: 750, exitMs: 750 });
   assert.is(link.state, 'done');
   assert.equal(link.handle(hello()), [], 'nothing after done');
 });

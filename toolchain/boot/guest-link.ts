@@ -7,6 +7,7 @@
  * session.ts wires it to the real ones.
  *
  *   awaiting-hello --H--> spec-sent --R--> running --X--> draining --(output in)--> powering-off --(VM exit)--> done
+ *   (`restored`: a VM started from a template at its `H` starts in spec-sent, the host having sent `S` unprompted)
  *   any state: F, a bad frame, --timeout, a second signal, the stop timeout or a
  *   VM exit without X --> stopping (outcome decided, VM killed or given a grace) --(VM exit)--> done
  *
@@ -69,6 +70,8 @@ export interface LinkResult {
   bootMs?: number;
   /** From the VM's start to the app's `R`. */
   startMs?: number;
+  /** From the VM's start to the app's `X` (its exit, as HyperStart saw it). */
+  exitMs?: number;
   /** The guest did not explain itself: show the console's last lines. */
   withConsole: boolean;
 }
@@ -86,9 +89,15 @@ export interface LinkConfig {
   startedAt: number;
   /** The host terminal's size in tty mode, when there is one. */
   windowSize: () => { rows: number; cols: number } | undefined;
+  /**
+   * The VM was restored from a template saved at HyperStart's `H` (its version
+   * checked when the template was made): the guest will not say `H` again, so
+   * the link sends `S` as it starts.
+   */
+  restored?: boolean;
 }
 
-type Decided = Omit<LinkResult, 'bootMs' | 'startMs'>;
+type Decided = Omit<LinkResult, 'bootMs' | 'startMs' | 'exitMs'>;
 
 export class GuestLink {
   private current: LinkState = 'awaiting-hello';
@@ -103,6 +112,7 @@ export class GuestLink {
   private pendingSignal?: number;
   private bootMs?: number;
   private startMs?: number;
+  private exitMs?: number;
 
   constructor(private readonly c: LinkConfig) {}
 
@@ -110,9 +120,14 @@ export class GuestLink {
     return this.current;
   }
 
-  /** The actions to take as the link starts (the --timeout timer). */
+  /** The actions to take as the link starts (the --timeout timer; `S` for a restored VM). */
   start(): LinkAction[] {
     if (this.c.timeoutMs !== undefined) this.emit({ type: 'set-timer', name: 'timeout', ms: this.c.timeoutMs });
+    if (this.c.restored && this.current === 'awaiting-hello') {
+      this.bootMs = this.c.now() - this.c.startedAt;
+      this.emit({ type: 'note', line: `hyperbuild: restored from a VM template in ${this.bootMs} ms` });
+      this.sendSpec();
+    }
     return this.flush();
   }
 
@@ -178,6 +193,10 @@ export class GuestLink {
       return;
     }
     this.emit({ type: 'note', line: `hyperbuild: ${hello} up after ${this.bootMs} ms` });
+    this.sendSpec();
+  }
+
+  private sendSpec(): void {
     this.send(encodeFrame('S', encodeSpec(this.c.spec)));
     this.current = 'spec-sent';
   }
@@ -205,6 +224,7 @@ export class GuestLink {
       this.kill({ exitCode: ExitCode.vmFailure, outcome: 'hyperstart-failed', message: (err as Error).message, withConsole: true });
       return;
     }
+    this.exitMs = this.c.now() - this.c.startedAt;
     this.current = 'draining';
     if (this.drained()) this.powerOff();
     else this.emit({ type: 'set-timer', name: 'drain', ms: OUTPUT_DRAIN_MS });
@@ -303,6 +323,6 @@ export class GuestLink {
 
   private finish(d: Decided): void {
     this.current = 'done';
-    this.emit({ type: 'done', result: { ...d, bootMs: this.bootMs, startMs: this.startMs } });
+    this.emit({ type: 'done', result: { ...d, bootMs: this.bootMs, startMs: this.startMs, exitMs: this.exitMs } });
   }
 }

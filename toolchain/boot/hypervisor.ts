@@ -46,7 +46,7 @@ export interface HypervisorCapabilities {
    * `none`: foreground only.
    */
   detach: 'supervisor' | 'none';
-  /** Saves a booted VM and starts clones from it (VM templates). No backend yet. */
+  /** Saves a booted VM and starts clones from it (VM templates: LaunchPlan.snapshots, toolchain/boot/template/). */
   snapshot: boolean;
 }
 
@@ -71,6 +71,8 @@ export interface LaunchRequest {
   volumes: VolumeMount[];
   verbose: boolean;
   channels: ChannelEndpoints;
+  /** Where the backend may remember host facts (its version probe); none: probe every time. */
+  cacheDir?: string;
 }
 
 /** A VM the supervisor starts (`run -d`): the program and argv it execs as its child, and how. */
@@ -120,6 +122,28 @@ export interface LaunchPlan {
    * VM's state directory; files the jail copies are copied now.
    */
   supervised?(): SupervisedLaunch;
+  /** Present when this VM can start from a template (capability `snapshot`); the session decides whether it does. */
+  readonly snapshots?: PlanSnapshots;
+}
+
+/**
+ * A backend's VM templates for one plan: save a VM booted to HyperStart's `H`
+ * into a directory, start clones of it. The template store (template/) names,
+ * verifies and keeps the directories; the backend only reads and writes them.
+ */
+export interface PlanSnapshots {
+  /** Digest of everything the saved machine depends on but the bundle: monitor version, machine shape, devices. */
+  readonly shape: string;
+  /** The shape's parts, recorded with the template for people. */
+  readonly parts: Readonly<Record<string, unknown>>;
+  /** The files a saved VM consists of, in its directory. */
+  readonly files: readonly string[];
+  /** Boot a VM of this shape on `channels`, wait for `ready` (the guest said H), save it into `dir`, end it. */
+  save(dir: string, channels: ChannelEndpoints, ready: (vm: RunningVm) => Promise<void>): Promise<void>;
+  /** Start a clone of the VM saved in `dir` on the plan's channels, running; rejects when it cannot be restored. */
+  restore(dir: string): Promise<RunningVm>;
+  /** One line saying what restore() runs, for --verbose. */
+  describeRestore(dir: string): string;
 }
 
 export interface Hypervisor {

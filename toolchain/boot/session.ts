@@ -7,7 +7,6 @@
  * Exit codes are documented in guest-link.ts.
  */
 import type { Socket } from 'node:net';
-import type { BundleManifest } from '../bundle/manifest.ts';
 import { ExitCode } from '../errors/errors.ts';
 import { HYPERSTART_VERSION } from '../hyperstart/protocol.ts';
 import { ChannelSet } from './channels.ts';
@@ -17,7 +16,10 @@ import { describeVmExit, type LaunchPlan, type RunningVm, type VmExit } from './
 import { LinkDriver } from './link-driver.ts';
 import { preflight, type BootRequest, type Preflight } from './preflight.ts';
 import { terminalSize } from './terminal.ts';
-import { openBundle } from '../bundle/open-bundle.ts';
+import { openBundle, type OpenedBundle } from '../bundle/open-bundle.ts';
+import { DigestMemo } from '../cache/digest-memo.ts';
+import { sha256Digest } from '../digest/digest.ts';
+import { startFromTemplate } from './template/warm-start.ts';
 
 export { EXIT_STOP_KILLED, EXIT_TIMEOUT, type BootOutcome } from './guest-link.ts';
 
@@ -34,6 +36,10 @@ export interface BootOptions extends BootRequest {
   stderr?: NodeJS.WritableStream;
   /** Observers for tests and --verbose. */
   onPlan?: (plan: LaunchPlan) => void;
+  /** The cache: bundle digests remembered by stat identity, VM templates, the monitor's version. None: hash everything, boot cold. */
+  cacheDir?: string;
+  /** false: `--no-template`, always boot cold. */
+  template?: boolean;
 }
 
 export interface BootResult {
@@ -44,6 +50,14 @@ export interface BootResult {
   bootMs?: number;
   /** From starting the VM to the app's `R`. */
   startMs?: number;
+  /** From starting the VM to the app's `X`. */
+  exitMs?: number;
+  /** Started from a VM template (toolchain/boot/template/). */
+  restored: boolean;
+  /** When this boot made the template first: how long that took. */
+  templateMs?: number;
+  /** hyperbuild's own time: process start → monitor spawn (without templateMs), app exit → the end of the session. */
+  host?: { toSpawnMs: number; afterExitMs?: number };
   hypervisor: string;
   machine: string;
   accel: string;
@@ -63,7 +77,7 @@ interface Streams {
   stderr: NodeJS.WritableStream;
 }
 
-type Outcome = Pick<BootResult, 'exitCode' | 'outcome' | 'message' | 'bootMs' | 'startMs' | 'console'>;
+type Outcome = Pick<BootResult, 'exitCode' | 'outcome' | 'message' | 'bootMs' | 'startMs' | 'exitMs' | 'console'>;
 
 /** The monitor connects every channel while it starts; if it dies first, that is the answer. */
 async function connectChannels(channels: ChannelSet, vm: RunningVm): Promise<Socket[] | VmExit> {
@@ -75,13 +89,13 @@ async function connectChannels(channels: ChannelSet, vm: RunningVm): Promise<Soc
 }
 
 /** The VM is up: pipe its output, and let the guest link run the app to its end. */
-async function converse(o: BootOptions, io: Streams, vm: RunningVm, sockets: Socket[], ready: Preflight & { vmStart: number; counts: { stdout: number; stderr: number } }): Promise<Outcome> {
+async function converse(o: BootOptions, io: Streams, vm: RunningVm, sockets: Socket[], ready: Preflight & { vmStart: number; restored: boolean; counts: { stdout: number; stderr: number } }): Promise<Outcome> {
   const [ctl, outSock, errSock, conSock] = sockets;
   const ring = keepConsole(conSock, o.verbose ? io.stderr : undefined);
   const link = new GuestLink({
     spec: ready.spec, version: HYPERSTART_VERSION, tty: o.overrides.tty, interactive: o.interactive,
     timeoutMs: o.timeoutMs, stopTimeoutMs: o.stopTimeoutMs, now: Date.now, startedAt: ready.vmStart,
-    windowSize: () => terminalSize(io.stdout as NodeJS.WriteStream),
+    windowSize: () => terminalSize(io.stdout as NodeJS.WriteStream), restored: ready.restored,
   });
   const driver = new LinkDriver(link, { ctl, vm, stdin: io.stdin, stderr: io.stderr, tty: o.overrides.tty, verbose: o.verbose });
   const counts = ready.counts;
@@ -97,11 +111,55 @@ async function converse(o: BootOptions, io: Streams, vm: RunningVm, sockets: Soc
   }
 }
 
+/** The bundle, proved intact: hashed in full, or through the digest memo when there is a cache. */
+async function openVerified(o: BootOptions): Promise<OpenedBundle> {
+  return openBundle(o.bundleDir, o.cacheDir ? { verify: 'memo', memo: new DigestMemo(o.cacheDir) } : { verify: 'full' });
+}
+
+interface Started {
+  plan: LaunchPlan;
+  channels: ChannelSet;
+  vm: RunningVm;
+  vmStart: number;
+  restored: boolean;
+  templateMs?: number;
+}
+
+/** Open channels, plan, and start the VM: from its template when it can (template/warm-start.ts), else cold. */
+async function startVm(o: BootOptions, io: Streams, bundle: OpenedBundle, ready: Preflight, owned: { channels?: ChannelSet }): Promise<Started> {
+  const say = (line: string) => io.stderr.write(`${line}\n`);
+  const plan = async () => {
+    owned.channels = await ChannelSet.open();
+    const p = await o.hypervisor.prepare({
+      bundleDir: o.bundleDir, manifest: bundle.manifest, accel: ready.accel, memoryMiB: ready.memoryMiB, cpus: o.cpus,
+      network: o.overrides.network, publish: o.publish, volumes: o.overrides.volumes,
+      verbose: o.verbose, channels: owned.channels.endpoints, cacheDir: o.cacheDir,
+    });
+    o.onPlan?.(p);
+    return p;
+  };
+  let p = await plan();
+  const warm = o.cacheDir
+    ? await startFromTemplate(p, {
+      cacheDir: o.cacheDir, bundleDigest: sha256Digest(bundle.manifestBytes), useTemplate: o.template !== false,
+      say, note: (line) => { if (o.verbose) say(line); },
+    })
+    : { restored: false as const, channelsUsed: false };
+  if (warm.restored) return { plan: p, channels: owned.channels!, vm: warm.vm, vmStart: warm.startedAt, restored: true, templateMs: warm.templateMs };
+  if (warm.channelsUsed) {
+    owned.channels!.close();
+    p = await plan();
+  }
+  if (o.verbose) say(`hyperbuild: ${p.describe()}`);
+  const vmStart = Date.now();
+  return { plan: p, channels: owned.channels!, vm: await p.start(), vmStart, restored: false, templateMs: warm.templateMs };
+}
+
 export async function runBoot(o: BootOptions): Promise<BootResult> {
   const started = Date.now();
   const io: Streams = { stdin: o.stdin ?? process.stdin, stdout: o.stdout ?? process.stdout, stderr: o.stderr ?? process.stderr };
-  const manifest: BundleManifest = (await openBundle(o.bundleDir, { verify: 'full' })).manifest;
-  const ready = await preflight(manifest, o, (line) => io.stderr.write(`${line}\n`));
+  const bundle = await openVerified(o);
+  const ready = await preflight(bundle.manifest, o, (line) => io.stderr.write(`${line}\n`));
 
   // `hyperbuild boot ... | head -1`: a closed stdout must not crash us mid-run (the app
   // gets its own EPIPE-free run and its exit code still counts, as with docker run).
@@ -109,36 +167,39 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
   io.stdout.on('error', ignoreClosedOutput);
   io.stderr.on('error', ignoreClosedOutput);
 
-  const channels = await ChannelSet.open();
+  const owned: { channels?: ChannelSet } = {};
   let vm: RunningVm | undefined;
   try {
-    const plan = await o.hypervisor.prepare({
-      bundleDir: o.bundleDir, manifest, accel: ready.accel, memoryMiB: ready.memoryMiB, cpus: o.cpus,
-      network: o.overrides.network, publish: o.publish, volumes: o.overrides.volumes,
-      verbose: o.verbose, channels: channels.endpoints,
-    });
-    o.onPlan?.(plan);
-    if (o.verbose) io.stderr.write(`hyperbuild: ${plan.describe()}\n`);
-
-    const vmStart = Date.now();
-    vm = await plan.start();
+    const s = await startVm(o, io, bundle, ready, owned);
+    vm = s.vm;
+    const spawnedMs = performance.now() - (s.templateMs ?? 0);
     const counts = { stdout: 0, stderr: 0 };
-    const result = (r: Outcome): BootResult => ({
-      ...r, durationMs: Date.now() - started, hypervisor: plan.hypervisor, machine: plan.machine,
+    const result = (r: Outcome): BootResult => hostTimes({
+      ...r, durationMs: Date.now() - started, hypervisor: s.plan.hypervisor, machine: s.plan.machine,
       accel: ready.accel, memoryMiB: ready.memoryMiB, cpus: o.cpus, stdoutBytes: counts.stdout, stderrBytes: counts.stderr,
-    });
-    const sockets = await connectChannels(channels, vm);
+      restored: s.restored, templateMs: s.templateMs,
+    }, spawnedMs, s.vmStart);
+    const sockets = await connectChannels(s.channels, s.vm);
     if (!Array.isArray(sockets)) {
       return result({
         exitCode: ExitCode.vmFailure, outcome: 'vm-died',
-        message: `${plan.hypervisor} exited before the VM started (${describeVmExit(sockets)})${sockets.diagnostics ? `: ${sockets.diagnostics}` : ''}`,
+        message: `${s.plan.hypervisor} exited before the VM started (${describeVmExit(sockets)})${sockets.diagnostics ? `: ${sockets.diagnostics}` : ''}`,
       });
     }
-    return result(await converse(o, io, vm, sockets, { ...ready, vmStart, counts }));
+    return result(await converse(o, io, s.vm, sockets, { ...ready, vmStart: s.vmStart, restored: s.restored, counts }));
   } finally {
     io.stdout.off('error', ignoreClosedOutput);
     io.stderr.off('error', ignoreClosedOutput);
     vm?.kill();
-    channels.close();
+    owned.channels?.close();
   }
+}
+
+/**
+ * hyperbuild's own share of the run: from process start to the monitor's spawn
+ * (less a template's one-time making), and from the app's exit (`X`) to now.
+ */
+function hostTimes(r: BootResult, spawnedMs: number, vmStart: number): BootResult {
+  const exitedAt = r.exitMs === undefined ? undefined : vmStart + r.exitMs;
+  return { ...r, host: { toSpawnMs: Math.round(spawnedMs), afterExitMs: exitedAt === undefined ? undefined : Date.now() - exitedAt } };
 }

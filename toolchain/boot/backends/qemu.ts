@@ -6,9 +6,8 @@
  *  - `q35` otherwise (bzImage): virtio-pci devices, SeaBIOS + linuxboot.
  * Always -nodefaults -no-user-config -nographic -no-reboot, no device option ROMs.
  */
-import { spawnSync } from 'node:child_process';
+import { closeSync, fchmodSync, fchownSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { HyperbuildError, ExitCode } from '../../errors/errors.ts';
 import { PORT_NAMES, type NetworkSpec, type PortName } from '../../hyperstart/protocol.ts';
 import { chooseAccel, probeHost, type AccelDecision, type AccelProbe, type AccelRequest } from '../accel.ts';
 import type { Hypervisor, HypervisorCapabilities, LaunchPlan, LaunchRequest, RunningVm } from '../hypervisor.ts';
@@ -16,9 +15,10 @@ import { fsdevOption, jailLayout, lookupJailFacts, startJailed, supervisedJail, 
 import { composeCmdline } from '../kernel-cmdline.ts';
 import { tscKhz } from '../tsc-frequency.ts';
 import { startVmProcess } from '../vm-process.ts';
+import { qemuPlanSnapshots, type QemuTemplateExtras, type QemuTemplateLauncher } from './qemu-template.ts';
+import { QEMU_BINARY, qemuVersion } from './qemu-version.ts';
 
-export const QEMU_BINARY = 'qemu-system-x86_64';
-export const QEMU_INSTALL_HINT = 'apt-get install qemu-system-x86';
+export { QEMU_BINARY, QEMU_INSTALL_HINT } from './qemu-version.ts';
 
 /** QEMU user networking (slirp) hands out fixed addresses; HyperStart configures them statically. */
 export const QEMU_USER_NETWORK: NetworkSpec = { mode: 'static', address: '10.0.2.15/24', gateway: '10.0.2.2', dns: ['10.0.2.3'] };
@@ -32,7 +32,7 @@ export const QEMU_CAPABILITIES: HypervisorCapabilities = {
   kernelEntries: ['pvh', 'bzImage'],
   transport: 'virtio-serial-unix',
   detach: 'supervisor',
-  snapshot: false,
+  snapshot: true,
 };
 
 export type QemuMachine = 'microvm' | 'q35';
@@ -55,18 +55,27 @@ export interface QemuHost {
   tscKhz?: number;
   /** How QEMU is confined (jail.ts); absent: unconfined, bundle paths as they are (plan tests). */
   jail?: JailLayout;
+  /** `qemu --version`'s first line; with it the plan offers VM templates (qemu-template.ts). */
+  version?: string;
+  /** The jail for another request of the same boot (a template VM's own sockets), as prepare() made `jail`. */
+  jailFor?: (r: LaunchRequest) => JailLayout;
 }
 
 /** QEMU option values separate with ','; a literal comma is written ',,'. */
 const q = (value: string) => value.replaceAll(',', ',,');
 
-function machineArgs(r: LaunchRequest, machine: QemuMachine, cmdline: string, path: (name: string) => string): string[] {
+function machineArgs(r: LaunchRequest, machine: QemuMachine, cmdline: string, path: (name: string) => string, memory?: QemuTemplateExtras['memory']): string[] {
   const args: string[] = ['-nodefaults', '-no-user-config', '-nographic', '-no-reboot'];
   if (machine === 'microvm') {
     // rtc=on: without a CMOS clock the kernel waits ~1 s for it at boot ("Unable to read current time from RTC").
     args.push('-M', 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on');
   } else {
     args.push('-M', 'q35');
+  }
+  if (memory) {
+    // A template VM's RAM lives in a file (qemu-template.ts): the template maps it shared, a clone privately.
+    args[args.length - 1] += ',memory-backend=mem';
+    args.push('-object', `memory-backend-file,id=mem,size=${r.memoryMiB}M,mem-path=${q(memory.path)},share=${memory.share ? 'on' : 'off'}`);
   }
   args.push('-accel', r.accel);
   args.push('-cpu', r.accel === 'tcg' ? 'max' : 'host');
@@ -116,7 +125,7 @@ function deviceArgs(r: LaunchRequest, mmio: boolean, jail: JailLayout | undefine
 }
 
 /** The whole plan, pure: same request and host facts, same argv. */
-export function buildQemuArgs(r: LaunchRequest, host: QemuHost = { binary: QEMU_BINARY }): QemuLaunchPlan {
+export function buildQemuArgs(r: LaunchRequest, host: QemuHost = { binary: QEMU_BINARY }, template?: QemuTemplateExtras): QemuLaunchPlan {
   const machine = qemuMachineFor(r.manifest.kernel);
   const mmio = machine === 'microvm';
   const cmdline = composeCmdline(r.manifest.cmdline, {
@@ -126,10 +135,12 @@ export function buildQemuArgs(r: LaunchRequest, host: QemuHost = { binary: QEMU_
   });
   const path = (name: string) => host.jail?.paths[name] ?? join(r.bundleDir, name);
   const args = [
-    ...machineArgs(r, machine, cmdline, path),
+    ...machineArgs(r, machine, cmdline, path, template?.memory),
     ...(host.jail?.args ?? []),
     ...channelArgs(r, `virtio-serial-${mmio ? 'device' : 'pci'}`),
     ...deviceArgs(r, mmio, host.jail, path),
+    ...(template ? ['-chardev', `socket,id=qmp,path=${q(template.monitor)}`, '-mon', 'chardev=qmp,mode=control'] : []),
+    ...(template?.incoming ? ['-incoming', 'defer'] : []),
   ];
   const command = host.binary;
   return {
@@ -137,17 +148,56 @@ export function buildQemuArgs(r: LaunchRequest, host: QemuHost = { binary: QEMU_
     describe: () => [command, ...args].join(' '),
     start: (): Promise<RunningVm> => (host.jail ? startJailed(host.jail, command, args) : startVmProcess(command, args)),
     supervised: () => (host.jail ? supervisedJail(host.jail, command, args) : { command, args, files: [], handOver: [] }),
+    snapshots: host.version && !template ? qemuPlanSnapshots(r, host.version, templateLauncher(host)) : undefined,
   };
 }
 
-/** Resolve the QEMU binary (HYPERBUILD_QEMU overrides), or fail with the install hint. */
-export function findQemu(env: NodeJS.ProcessEnv = process.env): string {
-  const binary = env.HYPERBUILD_QEMU || QEMU_BINARY;
-  const probe = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-  if (probe.error || probe.status !== 0) {
-    throw new HyperbuildError(`${binary} not found or not runnable`, { hint: QEMU_INSTALL_HINT, exitCode: ExitCode.vmFailure });
+/** A template VM's jail: its RAM file as a descriptor (the jail user cannot reach the 0700 template directory), its sockets handed over. */
+function templateJail(layout: JailLayout, x: QemuTemplateExtras): { layout: JailLayout; memPath: string } {
+  if (!layout.identity) return { layout, memPath: x.memory.path };
+  const childFd = 3 + layout.files.filter((f) => f.how === 'fd').length;
+  return {
+    layout: { ...layout, files: [...layout.files, { how: 'fd', hostPath: x.memory.path, childFd }], sockets: [...layout.sockets, ...x.sockets] },
+    memPath: `/proc/self/fd/${childFd}`,
+  };
+}
+
+/**
+ * QEMU 7.2 opens a RAM file read-write even for a private mapping, so the jailed
+ * QEMU's group may write it (0660, created if missing). It reaches the file only
+ * through the descriptor it is given; see the README on what that means.
+ */
+function shareRamFileWith(path: string, gid: number): void {
+  const fd = openSync(path, 'a', 0o660);
+  try {
+    const st = fstatSync(fd);
+    if (st.gid !== gid) fchownSync(fd, st.uid, gid);
+    if ((st.mode & 0o777) !== 0o660) fchmodSync(fd, 0o660);
+  } finally {
+    closeSync(fd);
   }
-  return binary;
+}
+
+/** How qemu-template.ts starts template VMs: the plan's argv plus the template extras, jailed like start(). */
+function templateLauncher(host: QemuHost): QemuTemplateLauncher {
+  const planFor = (r: LaunchRequest, x: QemuTemplateExtras) => {
+    const jailed = host.jailFor ? templateJail(host.jailFor(r), x) : undefined;
+    const plan = buildQemuArgs(r, { ...host, jail: jailed?.layout }, { ...x, memory: { ...x.memory, path: jailed?.memPath ?? x.memory.path } });
+    return { plan, jail: jailed?.layout };
+  };
+  return {
+    start: (r, x) => {
+      const { plan, jail } = planFor(r, x);
+      if (jail?.identity) shareRamFileWith(x.memory.path, jail.gid ?? jail.identity.gid);
+      return jail ? startJailed(jail, plan.command, plan.args) : startVmProcess(plan.command, plan.args);
+    },
+    describe: (r, x) => planFor(r, x).plan.describe(),
+    shapeArgs: (r) => {
+      const placeholders = { control: '$CTL', stdout: '$OUT', stderr: '$ERR', console: '$CON' };
+      const x: QemuTemplateExtras = { memory: { path: '$RAM', share: true }, monitor: '$QMP', sockets: [], incoming: false };
+      return buildQemuArgs({ ...r, bundleDir: '$BUNDLE', channels: placeholders }, { binary: host.binary, tscKhz: host.tscKhz }, x).args;
+    },
+  };
 }
 
 export interface QemuHostSources {
@@ -167,7 +217,9 @@ export class QemuHypervisor implements Hypervisor {
   }
 
   async prepare(request: LaunchRequest): Promise<QemuLaunchPlan> {
-    const binary = findQemu(this.host.env);
-    return buildQemuArgs(request, { binary, tscKhz: (this.host.tscKhz ?? tscKhz)(), jail: jailLayout(request, lookupJailFacts(request.accel)) });
+    const { binary, version } = await qemuVersion(this.host.env, request.cacheDir);
+    const host = { binary, version, tscKhz: (this.host.tscKhz ?? tscKhz)() };
+    const facts = lookupJailFacts(request.accel);
+    return buildQemuArgs(request, { ...host, jail: jailLayout(request, facts), jailFor: (r) => jailLayout(r, facts) });
   }
 }

@@ -1,0 +1,73 @@
+/**
+ * Whether a boot starts from a VM template, and the fallbacks: the policy
+ * between the session and the template store. A plan that offers snapshots
+ * (capability `snapshot`) starts from the template of its bundle and shape,
+ * made first when there is none; `--no-template` (or a plan without snapshots)
+ * boots cold. A template that fails its digest check, cannot be made or
+ * cannot be restored never fails the boot: one notice line, the template is
+ * removed (the next boot makes it again), and the boot goes cold.
+ */
+import type { LaunchPlan, RunningVm } from '../hypervisor.ts';
+import { makeTemplate } from './make-template.ts';
+import { templateKey, TemplateStore } from './template-store.ts';
+
+export interface WarmStartOptions {
+  cacheDir: string;
+  /** sha256 of bundle.json. */
+  bundleDigest: string;
+  /** false: `--no-template`. */
+  useTemplate: boolean;
+  /** A line for stderr, always (the fallback notices). */
+  say: (line: string) => void;
+  /** A line for stderr with --verbose. */
+  note: (line: string) => void;
+}
+
+export type StartChoice =
+  | { restored: true; vm: RunningVm; key: string; startedAt: number; templateMs?: number }
+  /** Cold: `channelsUsed` when a failed restore's monitor connected to the plan's channels (open new ones). */
+  | { restored: false; channelsUsed: boolean; templateMs?: number };
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, '; ').slice(0, 300);
+
+/** Restore from the template (making it if needed), or say why not and leave the cold boot to the caller. */
+export async function startFromTemplate(plan: LaunchPlan, o: WarmStartOptions): Promise<StartChoice> {
+  const snapshots = plan.snapshots;
+  if (!o.useTemplate || !snapshots) return { restored: false, channelsUsed: false };
+  const store = new TemplateStore(o.cacheDir);
+  const key = templateKey(o.bundleDigest, snapshots.shape);
+  const cold = (why: string, channelsUsed = false, templateMs?: number): StartChoice => {
+    o.say(`hyperbuild: notice: VM template ${key.slice(0, 12)} not used (${oneLine(why)}); booting cold`);
+    return { restored: false, channelsUsed, templateMs };
+  };
+  const unusable = await store.prepareRoot().catch((err: Error) => err.message);
+  if (unusable) return cold(unusable);
+
+  let found = await store.find(key, snapshots.files);
+  if (found.status === 'bad') {
+    await store.remove(found.dir);
+    return cold(found.reason);
+  }
+  let templateMs: number | undefined;
+  if (found.status === 'absent') {
+    const t = Date.now();
+    o.note(`hyperbuild: making VM template ${key.slice(0, 12)} in ${store.dirFor(key)} (once for this bundle and machine shape)`);
+    try {
+      found = { status: 'ready', ...(await makeTemplate(snapshots, store, key, o.bundleDigest)) };
+    } catch (err) {
+      return cold(`making it failed: ${(err as Error).message}`, false, Date.now() - t);
+    }
+    templateMs = Date.now() - t;
+    o.note(`hyperbuild: VM template made in ${templateMs} ms`);
+  }
+  o.note(`hyperbuild: ${snapshots.describeRestore(found.dir)}`);
+  const startedAt = Date.now();
+  try {
+    const vm = await snapshots.restore(found.dir);
+    await store.touch(found.dir);
+    return { restored: true, vm, key, startedAt, templateMs };
+  } catch (err) {
+    await store.remove(found.dir);
+    return cold(`restoring it failed: ${(err as Error).message}`, true, templateMs);
+  }
+}
