@@ -79,7 +79,8 @@ export async function resolveDescriptor(
     layers: () =>
       manifest!.layers.map((desc, i) => {
         const label = `layer ${i + 1}/${manifest!.layers.length} ${desc.digest} of ${opts.reference}`;
-        return { label, members: () => layerMembers(readBlob(desc), desc, config.diffIds[i], label) };
+        const diffId = config.diffIds[i];
+        return { label, members: () => layerMembers(readBlob(desc), desc, diffId, label), diffId, blob: { descriptor: desc, read: () => readBlob(desc) } };
       }),
     contentKey: opts.contentKey ?? desc.digest,
     blobDigests: [...followed, manifest.config.digest, ...manifest.layers.map((l) => l.digest)],

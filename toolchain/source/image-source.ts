@@ -1,6 +1,7 @@
 /**
  * The interface every image transport implements: resolve a reference to one image whose layers stream verified.
  */
+import type { Descriptor } from '../image/descriptor.ts';
 import type { Platform } from '../image/platform.ts';
 import type { ImageConfig } from '../image/image-config.ts';
 import type { TarMember } from '../tar/reader.ts';
@@ -10,6 +11,10 @@ export interface LayerInput {
   /** Names the layer in progress lines and errors. */
   label: string;
   members(): AsyncIterable<TarMember>;
+  /** The layer's diff_id (sha256 of its uncompressed tar), when it has one: decoded layers are cached by it. */
+  diffId?: string;
+  /** The compressed blob (read verified, as members() reads it), so the layer can be decoded elsewhere, e.g. in a worker thread. */
+  blob?: { descriptor: Descriptor; read(): AsyncIterable<Buffer> };
 }
 
 /** One platform-specific image, fully described, whose layers stream verified. */
