@@ -144,7 +144,7 @@ export class TemplateStore {
       if (!st?.isDirectory()) continue;
       let diskBytes = 0;
       for (const f of await readdir(dir).catch(() => [] as string[])) diskBytes += ((await stat(join(dir, f)).catch(() => undefined))?.blocks ?? 0) * 512;
-      const record = await readFile(join(dir, TEMPLATE_RECORD), 'utf8').then((s) => JSON.parse(s) as TemplateRecord, () => undefined);
+      const record = await readFile(join(dir, TEMPLATE_RECORD), 'utf8').then((s) => JSON.parse(s) as TemplateRecord).catch(() => undefined);
       entries.push({ dir, record, diskBytes, usedMs: st.mtimeMs });
     }
     return entries.sort((a, b) => b.usedMs - a.usedMs);
