@@ -65,6 +65,7 @@ export default class Boot extends BaseCommand {
     timeout: Flags.string({ description: 'kill the VM when the whole run takes longer (exit 124), e.g. 60s' }),
     'stop-timeout': Flags.string({ description: 'after SIGINT/SIGTERM, seconds until the VM is killed (exit 137)', default: '10' }),
     verbose: Flags.boolean({ description: 'show the QEMU command line and the guest console live' }),
+    template: Flags.boolean({ description: 'start from a VM template of this bundle and machine shape, made on first use (--no-template: boot cold)', default: true, allowNo: true }),
     'kernel-cache-dir': kernelCacheDirFlag,
     file: projectFileFlag,
     ...registryFlags,
@@ -96,7 +97,8 @@ export default class Boot extends BaseCommand {
       hyperbuildVersion: this.config.version,
       progress: this.jsonEnabled() ? 'silent' : 'auto',
     });
-    const result = await runBoot({ ...request, bundleDir: target.bundleDir });
+    const result = await runBoot({ ...request, bundleDir: target.bundleDir, cacheDir: flags['cache-dir'], template: flags.template });
+    if (flags.verbose) reportHostTime(result);
     if (flags.interactive) process.stdin.destroy();
     if (target.temporary) await rm(dirname(target.bundleDir), { recursive: true, force: true });
 
@@ -137,6 +139,17 @@ function bootRequest(flags: BootFlags, command: string[]): Omit<BootOptions, 'bu
     timeoutMs: flags.timeout === undefined ? undefined : parseDurationMs(flags.timeout, '--timeout'),
     stopTimeoutMs: parseDurationMs(flags['stop-timeout'], '--stop-timeout'),
   };
+}
+
+/** --verbose: hyperbuild's own time, the last leg measured as the process exits. */
+function reportHostTime(result: BootResult): void {
+  const { host } = result;
+  if (!host || host.afterExitMs === undefined) return;
+  const exitedAt = performance.now() - host.afterExitMs;
+  process.once('exit', () => {
+    const after = Math.round(performance.now() - exitedAt);
+    process.stderr.write(`hyperbuild: own time ${host.toSpawnMs + after} ms (start to ${result.hypervisor} spawn ${host.toSpawnMs} ms, app exit to process exit ${after} ms)${result.restored ? ', from a VM template' : ''}\n`);
+  });
 }
 
 /** The app's own failures speak for themselves; ours get one line, the console tail, a hint. */
