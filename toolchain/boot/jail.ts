@@ -20,7 +20,7 @@
  * a VM); startJailed() applies it and starts QEMU.
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, closeSync, copyFileSync, existsSync, openSync, statSync } from 'node:fs';
+import { chownSync, closeSync, copyFileSync, existsSync, linkSync, openSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ExitCode, HyperbuildError } from '../errors/errors.ts';
 import type { LaunchRequest, RunningVm, SupervisedLaunch } from './hypervisor.ts';
@@ -174,8 +174,8 @@ async function waitForSocket(path: string, helper: RunningVm): Promise<void> {
   throw new HyperbuildError(`${PROXY_HELPER} failed to serve a volume (${why})`, { exitCode: ExitCode.vmFailure });
 }
 
-/** One proxy helper per volume, chrooted into it; sockets handed to the VM user. */
-async function startProxies(layout: JailLayout): Promise<RunningVm[]> {
+/** One proxy helper per volume, chrooted into it; sockets handed to the VM user (the libvirt backend uses it too). */
+export async function startProxies(layout: Pick<JailLayout, 'identity' | 'gid' | 'proxies'>): Promise<RunningVm[]> {
   const id = layout.identity!;
   const helpers: RunningVm[] = [];
   try {
@@ -191,11 +191,33 @@ async function startProxies(layout: JailLayout): Promise<RunningVm[]> {
   return helpers;
 }
 
+/** Hand the jail directory (it stays 0700: the channel directory is made so) and its sockets to the VM user. */
+export function handOver(dir: string, sockets: readonly string[], id: JailIdentity): void {
+  chownSync(dir, id.uid, id.gid);
+  for (const s of sockets) chownSync(s, id.uid, id.gid);
+}
+
+/**
+ * Put a bundle file into the jail directory for a monitor we cannot hand
+ * descriptors to (libvirt's): a hard link when the VM user may read the file
+ * (no copy, no change to the bundle), else a copy it owns.
+ */
+export function stageFile(hostPath: string, jailPath: string, id: JailIdentity | undefined): void {
+  const othersRead = (statSync(hostPath).mode & R_OTHER) !== 0;
+  if (othersRead || !id) {
+    try {
+      linkSync(hostPath, jailPath);
+      return;
+    } catch { /* another filesystem: copy */ }
+  }
+  copyFileSync(hostPath, jailPath);
+  if (id) chownSync(jailPath, id.uid, id.gid);
+}
+
 /** Hand the jail directory and sockets to the VM user, copy or open the bundle files. */
 function prepareFiles(layout: JailLayout): number[] {
   const id = layout.identity!;
-  chownSync(layout.dir, id.uid, id.gid); // stays 0700 (the channel directory is made 0700)
-  for (const s of layout.sockets) chownSync(s, id.uid, id.gid);
+  handOver(layout.dir, layout.sockets, id);
   const fds: number[] = [];
   for (const f of layout.files) {
     if (f.how === 'copy') {
