@@ -12,7 +12,7 @@ import { parseDurationMs } from '../../boot/duration.ts';
 import { parseEnvEntry, readEnvFile } from '../../boot/env-options.ts';
 import { parseMemory } from '../../boot/memory.ts';
 import { parsePublish } from '../../boot/publish.ts';
-import { DEFAULT_HYPERVISOR, hypervisorByName } from '../../boot/backends/registry.ts';
+import { DEFAULT_HYPERVISOR, HYPERVISOR_NAMES, hypervisorByName } from '../../boot/backends/registry.ts';
 import { assertBackendSupports } from '../../boot/capabilities.ts';
 import { NETWORK_MODES, type NetworkMode } from '../../boot/hypervisor.ts';
 import { runBoot, type BootOptions, type BootResult } from '../../boot/session.ts';
@@ -62,6 +62,8 @@ export default class Boot extends BaseCommand {
     memory: Flags.string({ char: 'm', description: 'guest RAM, e.g. 256m or 1g (default: grows with the initramfs)' }),
     cpus: Flags.integer({ description: 'virtual CPUs', default: 1, min: 1, max: 255 }),
     accel: Flags.string({ description: 'accelerator; auto uses KVM only when it really works, else TCG', options: [...ACCEL_CHOICES], default: 'auto' }),
+    hypervisor: Flags.string({ description: `the backend that runs the VM (default ${DEFAULT_HYPERVISOR})`, options: [...HYPERVISOR_NAMES], env: 'HYPERBUILD_HYPERVISOR' }),
+    connect: Flags.string({ description: 'libvirt connection URI as virsh spells it, e.g. qemu:///session (with --hypervisor libvirt; default: virsh\'s)' }),
     timeout: Flags.string({ description: 'kill the VM when the whole run takes longer (exit 124), e.g. 60s' }),
     'stop-timeout': Flags.string({ description: 'after SIGINT/SIGTERM, seconds until the VM is killed (exit 137)', default: '10' }),
     verbose: Flags.boolean({ description: 'show the QEMU command line and the guest console live' }),
@@ -117,7 +119,7 @@ type BootFlags = Interfaces.InferredFlags<typeof Boot.flags>;
 function bootRequest(flags: BootFlags, command: string[]): Omit<BootOptions, 'bundleDir'> {
   const hostEnv = process.env;
   return {
-    hypervisor: hypervisorByName(DEFAULT_HYPERVISOR),
+    hypervisor: hypervisorByName(flags.hypervisor ?? DEFAULT_HYPERVISOR, { connect: flags.connect }),
     accel: flags.accel as AccelRequest,
     memoryMiB: flags.memory === undefined ? undefined : parseMemory(flags.memory),
     cpus: flags.cpus,
