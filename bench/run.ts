@@ -1,7 +1,7 @@
 /**
  * `make bench`: every benchmark section in one run, printed as tables with
  * ratios against the peer tools. Not part of the tests: timings vary by machine.
- * BENCH_ONLY=build,boot,compression,rootfs,registry limits the sections; BENCH_RUNS sets repetitions.
+ * BENCH_ONLY=build,noop,boot,compression,rootfs,registry limits the sections; BENCH_RUNS sets repetitions.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootBench } from './boot.bench.ts';
 import { buildBench } from './build.bench.ts';
+import { noopBench } from './noop.bench.ts';
 import { registryBench } from './registry.bench.ts';
 import { compressionBench } from './compression.bench.ts';
 import { rootfsBench } from './rootfs.bench.ts';
@@ -32,6 +33,7 @@ const cloudKernel = async () => (await resolveKernel({ cacheDir: kernelCache, ke
 
 const sections: [string, () => Promise<string[]>][] = [
   ['build', async () => buildBench(root, out)],
+  ['noop', async () => noopBench(root)],
   [
     'boot',
     async () =>

@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileFactMemo, programPath } from '../cache/file-fact-memo.ts';
+import type { HostCommand } from './host-command.ts';
 import { packageRoot } from '../hyperstart/binary.ts';
-import { runHostCommand } from './host-command.ts';
 
 /** Debian package whose tarball HyperKernel is built from. */
 export const HYPERKERNEL_SOURCE_PACKAGE = 'linux-source-6.1';
@@ -42,6 +42,8 @@ export function hyperKernelKey(inputs: HyperKernelKeyInputs): string {
 export async function readHyperKernelKeyInputs(fragmentPath = join(kernelSourceDir(), 'hyperkernel.config'), memo?: FileFactMemo): Promise<HyperKernelKeyInputs> {
   const dpkgStatus = join(process.env.DPKG_ADMINDIR || '/var/lib/dpkg', 'status');
   const remembered = async (name: string, files: string[], run: () => Promise<string>) => (memo ? memo.get(name, files, run) : run());
+  // Loaded when a tool really runs: a remembered answer needs no child_process.
+  const runHostCommand = async (cmd: HostCommand) => (await import('./host-command.ts')).runHostCommand(cmd);
   const [fragment, sourceVersion, gcc] = await Promise.all([
     readFile(fragmentPath),
     remembered(`dpkg-query version ${HYPERKERNEL_SOURCE_PACKAGE}`, [dpkgStatus, await programPath('dpkg-query')], () =>

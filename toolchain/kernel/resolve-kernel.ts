@@ -17,9 +17,7 @@ import type { BundleKernel } from '../bundle/manifest.ts';
 import { sha256Digest } from '../digest/digest.ts';
 import { FileFactMemo } from '../cache/file-fact-memo.ts';
 import { BadInputError, HyperbuildError } from '../errors/errors.ts';
-import { buildHyperKernel, HYPERKERNEL_BUILD_ESTIMATE, kernelBuildProgress } from './build-hyperkernel.ts';
 import { hyperKernelKey, readHyperKernelKeyInputs } from './cache-key.ts';
-import { fetchDebianCloudKernel, findCachedDebianCloudKernel } from './debian-cloud-kernel.ts';
 import { kernelFeatures, type KernelFeatures } from './kernel-features.ts';
 import { detectKernelFormat } from './kernel-format.ts';
 import { HYPERKERNEL_FILES, kernelsDir, listCachedKernels, readCachedKernel, type CachedKernelEntry } from './kernel-cache.ts';
@@ -50,6 +48,8 @@ export async function resolveKernel(opts: ResolveKernelOptions): Promise<Resolve
   const cached = await readCachedKernel(opts.cacheDir, key);
   if (cached) return hyperKernel(cached, log, memo);
   if (opts.kernelPath !== 'hyperkernel') throw await missingHyperKernel(opts.cacheDir, key);
+  // The builder (and the Debian cloud kernel's fetcher) load only when used: a no-op build starts no process machinery.
+  const { buildHyperKernel, HYPERKERNEL_BUILD_ESTIMATE, kernelBuildProgress } = await import('./build-hyperkernel.ts');
   log(`no HyperKernel for this config in ${kernelsDir(opts.cacheDir)}: building it now from linux-source-6.1 (${HYPERKERNEL_BUILD_ESTIMATE})`);
   const built = await buildHyperKernel({ cacheDir: opts.cacheDir, onLine: kernelBuildProgress(log) });
   log(`built HyperKernel ${built.release ?? ''} in ${Math.round(built.seconds)} s`);
@@ -69,6 +69,7 @@ async function hyperKernelKeyOrRefuse(memo: FileFactMemo): Promise<string> {
 }
 
 async function missingHyperKernel(cacheDir: string, key: string): Promise<HyperbuildError> {
+  const { HYPERKERNEL_BUILD_ESTIMATE } = await import('./build-hyperkernel.ts');
   const others = (await listCachedKernels(cacheDir)).filter((e) => e.kind === 'hyperkernel').length;
   const elsewhere = others ? `; ${others} cached for other configs or compilers` : '';
   return new HyperbuildError(`no HyperKernel for this checkout's config in ${kernelsDir(cacheDir)} (key ${key.slice(0, 12)}${elsewhere})`, {
@@ -91,6 +92,7 @@ async function hyperKernel(entry: CachedKernelEntry, log: (line: string) => void
 }
 
 async function debianCloudKernel(cacheDir: string, log: (line: string) => void): Promise<ResolvedKernel> {
+  const { fetchDebianCloudKernel, findCachedDebianCloudKernel } = await import('./debian-cloud-kernel.ts');
   const cloud = (await findCachedDebianCloudKernel(cacheDir)) ?? (await fetchDebianCloudKernel(cacheDir, log));
   const config = await readFile(join(cloud.dir, HYPERKERNEL_FILES.config)).catch(() => undefined);
   log(`using the Debian cloud kernel ${cloud.release} (asked for by name; modular, ${cloud.modules.length} modules; no 9p, so no volumes)`);

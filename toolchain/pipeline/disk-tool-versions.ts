@@ -1,11 +1,11 @@
 /**
  * The versions of the disk tools (mke2fs, mkfs.erofs), an input of disk-rootfs builds.
  */
-import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { programPath, type FileFactMemo } from '../cache/file-fact-memo.ts';
 
-const run = promisify(execFile);
+/** child_process loads when a version is really asked for, not on a no-op build. */
+const run = async (cmd: string, args: string[]) => promisify((await import('node:child_process')).execFile)(cmd, args);
 
 /**
  * `mke2fs 1.47.0 …` / `mkfs.erofs 1.5` lines: part of the build key of
