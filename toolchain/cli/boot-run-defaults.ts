@@ -31,8 +31,11 @@ function checked<T>(project: Project, bundle: ProjectBundle, key: string, check:
   }
 }
 
-/** `request` (from the flags) with the bundle's run defaults; `given(flag)`: the flag was on the command line. */
-export function withRunDefaults(request: BootRequest, project: Project, bundle: ProjectBundle, given: (flag: string) => boolean): BootRequest {
+/**
+ * `request` (from the flags) with the bundle's run defaults; `given(flag)`: the flag (or its
+ * environment variable) was set; `backend`: options for a backend the file names (`--connect`).
+ */
+export function withRunDefaults(request: BootRequest, project: Project, bundle: ProjectBundle, given: (flag: string) => boolean, backend: { connect?: string } = {}): BootRequest {
   const run = bundle.run;
   const at = <T>(key: string, check: () => T) => checked(project, bundle, key, check);
   const projectDir = dirname(resolve(project.file));
@@ -42,7 +45,7 @@ export function withRunDefaults(request: BootRequest, project: Project, bundle: 
   const volumes = run.volumes.map((v, i) => at(`run.volumes[${i}]`, () => parseVolume(v, request.overrides.volumes.length + i, projectDir)));
   return {
     ...request,
-    hypervisor: run.hypervisor === undefined ? request.hypervisor : at('run.hypervisor', () => hypervisorByName(run.hypervisor)),
+    hypervisor: run.hypervisor !== undefined && !given('hypervisor') ? at('run.hypervisor', () => hypervisorByName(run.hypervisor, backend)) : request.hypervisor,
     accel: run.accel !== undefined && !given('accel') ? run.accel : request.accel,
     memoryMiB: request.memoryMiB ?? (run.memory === undefined ? undefined : at('run.memory', () => parseMemory(run.memory!))),
     cpus: run.cpus !== undefined && !given('cpus') ? run.cpus : request.cpus,
