@@ -14,6 +14,14 @@ import Logout from './commands/logout.ts';
 import KernelBuild from './commands/kernel-build.ts';
 import KernelLs from './commands/kernel-ls.ts';
 import Export from './commands/export.ts';
+import Run from './commands/run.ts';
+import Ps from './commands/ps.ts';
+import Logs from './commands/logs.ts';
+import Wait from './commands/wait.ts';
+import Stop from './commands/stop.ts';
+import Kill from './commands/kill.ts';
+import Rm from './commands/rm.ts';
+import CachePrune from './commands/cache-prune.ts';
 
 export const COMMANDS = {
   version: Version,
@@ -28,4 +36,12 @@ export const COMMANDS = {
   'kernel:build': KernelBuild,
   'kernel:ls': KernelLs,
   export: Export,
+  run: Run,
+  ps: Ps,
+  logs: Logs,
+  wait: Wait,
+  stop: Stop,
+  kill: Kill,
+  rm: Rm,
+  'cache:prune': CachePrune,
 };

@@ -63,6 +63,7 @@ export default class Build extends BaseCommand {
     rootfs: Flags.string({ options: ['initramfs', 'ext4', 'erofs', 'auto'], default: 'auto', description: `where the image's files go: the initramfs (guest RAM), or a read-only ext4/erofs disk with a tmpfs overlay; auto: a disk above ${AUTO_DISK_THRESHOLD / 1024 ** 2} MiB` }),
     'aci-path': Flags.string({ description: 'directory searched for ACI dependencies (repeatable)', multiple: true }),
     'source-date-epoch': Flags.string({ description: 'clamp file mtimes to this time (default: $SOURCE_DATE_EPOCH)' }),
+    template: Flags.boolean({ description: 'also make the VM template a plain `boot` of the bundle starts from (once per bundle; `cache prune` removes it)' }),
     ...registryFlags,
   };
 
@@ -96,6 +97,14 @@ export default class Build extends BaseCommand {
     if (!this.jsonEnabled()) {
       this.log(`${ctx.upToDate ? 'up to date' : 'built'}: ${target.output} (${m.initramfs.name} ${(m.initramfs.size / 1024 / 1024).toFixed(1)} MiB, ${m.kernel.kind} kernel) in ${(durationMs / 1000).toFixed(2)} s`);
     }
+    if (flags.template) await this.makeTemplate(target.output, flags['cache-dir']);
     return { ...m, output: target.output, upToDate: !!ctx.upToDate, durationMs };
+  }
+
+  /** --template: loaded only when asked for, so a plain (or no-op) build parses none of the boot code. */
+  private async makeTemplate(bundleDir: string, cacheDir: string): Promise<void> {
+    const [{ makeTemplateAhead }, { hypervisorByName }] = await Promise.all([import('../../boot/template/make-ahead.ts'), import('../../boot/backends/registry.ts')]);
+    const t = await makeTemplateAhead({ bundleDir, cacheDir, hypervisor: hypervisorByName(), say: (line) => process.stderr.write(`${line}\n`) });
+    if (!this.jsonEnabled()) this.log(`VM template: ${t.dir} (${t.made ? `made in ${(t.ms / 1000).toFixed(2)} s` : 'up to date'}, ${(t.diskBytes / 1024 / 1024).toFixed(1)} MiB on disk)`);
   }
 }
