@@ -76,8 +76,9 @@ test('CLI login checks the password, writes the Docker config, logout removes it
   const dockerConfig = join(work, 'docker-login');
   const env = { DOCKER_CONFIG: dockerConfig, XDG_CACHE_HOME: join(work, 'xdg-login') };
   const wrong = await runCli(['login', basic.host, '-u', 'alice', '--password-stdin'], { from: 'source', env, input: 'nope\n' });
-  assert.is(wrong.status, 1, wrong.stderr);
+  assert.is(wrong.status, 4, wrong.stderr);
   assert.match(wrong.stderr, /access denied/);
+  assert.match(wrong.stderr, /hint: check the user name and the password/);
   assert.not.ok(existsSync(join(dockerConfig, 'config.json')));
 
   const ok = await runCli(['login', basic.host, '-u', 'alice', '--password-stdin'], { from: 'source', env, input: `${USERS.alice}\n` });
@@ -99,8 +100,8 @@ test('CLI login checks the password, writes the Docker config, logout removes it
   assert.is(out.status, 0, out.stderr);
   assert.equal(JSON.parse(readFileSync(file, 'utf8')).auths, {});
   const denied = await runCli(['inspect', `${basic.host}/team/cli:1`], { from: 'source', env });
-  assert.is(denied.status, 1);
-  assert.match(denied.stderr, /hint: check the repository name, then run 'hyperbuild login/);
+  assert.is(denied.status, 4, denied.stderr);
+  assert.match(denied.stderr, /hint: check the repository name and your access to it, then run 'hyperbuild login/);
 });
 
 test('credential helpers (credsStore) store, get and erase', async () => {
@@ -169,7 +170,7 @@ test('TLS: --ca-file trusts a private CA; without it the error says what to do; 
   const viaInsecure = await runCli(['inspect', ref, '--tls-verify=false'], { from: 'source', env });
   assert.is(viaInsecure.status, 0, viaInsecure.stderr);
   const plain = await runCli(['inspect', ref], { from: 'source', env });
-  assert.is(plain.status, 1);
+  assert.is(plain.status, 3, plain.stderr);
   assert.match(plain.stderr, /hint: pass --ca-file/);
   // skopeo reads what we pushed over TLS, trusting the same CA (cert-dir wants ca.crt).
   const certDir = join(work, 'certs-for-skopeo');

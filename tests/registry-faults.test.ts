@@ -8,7 +8,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BadInputError, HyperbuildError } from '../toolchain/errors/errors.ts';
+import { BadInputError, RegistryError } from '../toolchain/errors/errors.ts';
 import { pullImage } from '../toolchain/registry/registry-source.ts';
 import { makeOciLayout, seededBytes, tempDir, type OciLayoutInfo } from './helpers/registry-fixtures.ts';
 import { startFaultProxy, type FaultProxy } from './helpers/registry-fault-proxy.ts';
@@ -89,8 +89,9 @@ test('a registry that keeps failing gives up with a clear error', async () => {
     await pullImage(`${proxy.host}/f/img:1`, { cacheDir: join(work, 'cache-502'), retry: { attempts: 3, baseDelayMs: 10 } });
     assert.unreachable();
   } catch (err) {
-    assert.instance(err, HyperbuildError);
-    assert.match((err as Error).message, /answered HTTP 502; giving up after retries/);
+    assert.instance(err, RegistryError);
+    assert.is((err as RegistryError).exitCode, 3);
+    assert.match((err as Error).message, /answered HTTP 502; gave up after 3 tries in /);
   }
   assert.is(proxy.seen.filter((s) => blobPath().test(s.path)).length, 3);
 });

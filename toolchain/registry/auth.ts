@@ -4,10 +4,10 @@
  * per scope set until shortly before they expire, so a pull of many layers
  * asks the token server once.
  */
-import { HyperbuildError } from '../errors/errors.ts';
+import { RegistryError } from '../errors/errors.ts';
 import type { Credentials } from './docker-config.ts';
 import { failResponse, readSmallBody } from './registry-error.ts';
-import type { HttpTransport } from './transport.ts';
+import type { HttpTransport, RequestLimits } from './transport.ts';
 import type { Challenge } from './www-authenticate.ts';
 import { parseWwwAuthenticate } from './www-authenticate.ts';
 
@@ -15,6 +15,8 @@ interface CachedToken {
   header: string;
   expiresAt: number;
 }
+
+const TOKEN_HINT = 'the registry\'s token service is misconfigured or not the one it names; check the registry address, or report it to its operator';
 
 /** Docker's token spec: tokens without expires_in last 60 s. */
 const DEFAULT_TOKEN_LIFETIME_S = 60;
@@ -30,6 +32,8 @@ export class Authenticator {
     private readonly registry: string,
     private readonly transport: HttpTransport,
     private readonly loadCredentials: () => Promise<Credentials | undefined>,
+    /** Deadlines of one token request (the registry client's --registry-timeout). */
+    private readonly limits: () => RequestLimits,
   ) {}
 
   /** Record how /v2/ asked us to authenticate (undefined: anonymous access works). */
@@ -86,29 +90,29 @@ export class Authenticator {
 
   private async fetchToken(challenge: Challenge, scopes: string[]): Promise<CachedToken> {
     const realm = challenge.params.realm;
-    if (!realm) throw new HyperbuildError(`${this.registry} asked for a bearer token but named no realm to get it from`);
+    if (!realm) throw new RegistryError(`${this.registry} asked for a bearer token but named no realm to get it from`, { hint: TOKEN_HINT });
     let url: URL;
     try {
       url = new URL(realm);
     } catch {
-      throw new HyperbuildError(`${this.registry} named an invalid token realm '${realm.slice(0, 200)}'`);
+      throw new RegistryError(`${this.registry} named an invalid token realm '${realm.slice(0, 200)}'`, { hint: TOKEN_HINT });
     }
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     for (const scope of scopes) url.searchParams.append('scope', scope);
     const creds = await this.credentials();
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (creds) headers.Authorization = basicHeader(creds);
-    const res = await this.transport.request({ method: 'GET', url, headers });
+    const res = await this.transport.request({ method: 'GET', url, headers, limits: this.limits() });
     if (res.status !== 200) await failResponse(res, `getting a token for ${scopes.join(' ') || this.registry}`, this.registry);
-    const body = await readSmallBody(res, 1024 * 1024);
+    const body = await readSmallBody(res, 1024 * 1024, { rethrow: true });
     let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       parsed = JSON.parse(body) as typeof parsed;
     } catch {
-      throw new HyperbuildError(`the token server of ${this.registry} (${url.host}) answered with something that is not JSON`);
+      throw new RegistryError(`the token server of ${this.registry} (${url.host}) answered with something that is not JSON`, { hint: TOKEN_HINT });
     }
     const token = typeof parsed.token === 'string' ? parsed.token : typeof parsed.access_token === 'string' ? parsed.access_token : undefined;
-    if (!token) throw new HyperbuildError(`the token server of ${this.registry} (${url.host}) returned no token`);
+    if (!token) throw new RegistryError(`the token server of ${this.registry} (${url.host}) returned no token`, { hint: TOKEN_HINT });
     const lifetime = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_LIFETIME_S;
     return { header: `Bearer ${token}`, expiresAt: Date.now() + Math.max(lifetime * 1000 - EXPIRY_MARGIN_MS, (lifetime * 1000) / 2) };
   }

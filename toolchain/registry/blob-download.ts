@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlobStore } from '../cache/blob-store.ts';
 import { pullScope } from './auth.ts';
 import type { RegistryClient } from './client.ts';
+import { seconds, transferBudgetMs } from './deadlines.ts';
 import { asRegistryError } from './registry-error.ts';
 import { backoffDelay, isRetryableError, withRetry } from './retry.ts';
 import type { HttpResponse } from './transport.ts';
@@ -34,20 +35,24 @@ export async function downloadBlob(client: RegistryClient, store: BlobStore, rep
     if ((await store.size(blob.digest)) === blob.size) return store.path(blob.digest);
   }
   const what = `downloading ${label} from ${client.registry}/${repository}`;
+  // One budget for the whole blob, resumes and restarts included: --registry-timeout plus its size at the slowest useful rate.
+  const deadline = Date.now() + transferBudgetMs(client.deadlines, blob.size);
   try {
     // The whole download restarts when it cannot resume; put() discards partial files.
     return await withRetry(
       client.retryPolicy,
-      () => store.put(blob.digest, resumableBody(client, repository, blob, what), { expectedSize: blob.size, label }),
-      (err, delay) => client.log(`${what}: ${(err as Error).message}; starting over in ${delay} ms`),
+      () => store.put(blob.digest, resumableBody(client, repository, blob, what, deadline), { expectedSize: blob.size, label }),
+      (err, delay) => client.log(`${what}: ${(err as Error).message}; starting over in ${seconds(delay)}`),
+      deadline,
     );
   } catch (err) {
     throw asRegistryError(err, what, client.registry);
   }
 }
 
-async function getBlob(client: RegistryClient, repository: string, digest: string, what: string, offset: number): Promise<HttpResponse> {
+async function getBlob(client: RegistryClient, repository: string, digest: string, what: string, offset: number, deadline: number): Promise<HttpResponse> {
   return client.send({
+    deadline,
     method: 'GET',
     path: `/v2/${repository}/blobs/${digest}`,
     scopes: [pullScope(repository)],
@@ -61,8 +66,8 @@ async function getBlob(client: RegistryClient, repository: string, digest: strin
  * and the server said it accepts ranges. Bytes already yielded stay hashed,
  * so only a 206 from exactly where we stopped may continue the stream.
  */
-async function* resumableBody(client: RegistryClient, repository: string, blob: BlobRef, what: string): AsyncGenerator<Buffer> {
-  let res = await client.expect(await getBlob(client, repository, blob.digest, what, 0), [200], what);
+async function* resumableBody(client: RegistryClient, repository: string, blob: BlobRef, what: string, deadline: number): AsyncGenerator<Buffer> {
+  let res = await client.expect(await getBlob(client, repository, blob.digest, what, 0, deadline), [200], what);
   let received = 0;
   let resumes = 0;
   try {
@@ -75,13 +80,14 @@ async function* resumableBody(client: RegistryClient, repository: string, blob: 
         return;
       } catch (err) {
         const rangeable = res.headers['accept-ranges'] === 'bytes' || res.status === 206;
-        if (!isRetryableError(err) || !rangeable || received >= blob.size || resumes + 1 >= client.retryPolicy.attempts) throw err;
+        const delay = backoffDelay(client.retryPolicy, resumes);
+        const hopeless = received >= blob.size || resumes + 1 >= client.retryPolicy.attempts || Date.now() + delay >= deadline;
+        if (!isRetryableError(err) || !rangeable || hopeless) throw err;
         resumes++;
         res.body.destroy();
-        const delay = backoffDelay(client.retryPolicy, resumes - 1);
-        client.log(`${what}: ${(err as Error).message} after ${received} bytes; resuming in ${delay} ms`);
+        client.log(`${what}: ${(err as Error).message} after ${received} of ${blob.size} bytes; resuming in ${seconds(delay)}`);
         await sleep(delay);
-        const next = await getBlob(client, repository, blob.digest, what, received);
+        const next = await getBlob(client, repository, blob.digest, what, received, deadline);
         const range = next.headers['content-range'];
         if (next.status !== 206 || typeof range !== 'string' || !range.startsWith(`bytes ${received}-`)) {
           next.body.destroy();

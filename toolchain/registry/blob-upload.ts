@@ -4,10 +4,11 @@
  * session and PUT it whole (small blobs) or PATCH it in chunks (big ones).
  */
 import { createReadStream } from 'node:fs';
-import { HyperbuildError } from '../errors/errors.ts';
+import { RegistryError } from '../errors/errors.ts';
 import { pullScope, pushScope } from './auth.ts';
 import type { RegistryClient } from './client.ts';
 import { headBlob } from './blob-download.ts';
+import { seconds, transferBudgetMs } from './deadlines.ts';
 import { asRegistryError } from './registry-error.ts';
 import { withRetry } from './retry.ts';
 import type { RequestBody } from './transport.ts';
@@ -28,7 +29,7 @@ function slice(source: BlobSource, start: number, end: number): RequestBody {
 
 function location(res: { headers: Record<string, string | string[] | undefined>; url: URL }, what: string): URL {
   const value = res.headers.location;
-  if (typeof value !== 'string' || !value) throw new HyperbuildError(`${what}: the registry gave no upload location`);
+  if (typeof value !== 'string' || !value) throw new RegistryError(`${what}: the registry gave no upload location`, { hint: 'the registry does not follow the distribution API for uploads; report it to its operator' });
   return new URL(value, res.url);
 }
 
@@ -36,22 +37,27 @@ export async function pushBlob(client: RegistryClient, repository: string, diges
   const label = opts.label ?? digest;
   if ((await headBlob(client, repository, digest)) !== undefined) return 'exists';
   const what = `uploading ${label} to ${client.registry}/${repository}`;
+  const deadline = Date.now() + transferBudgetMs(client.deadlines, sourceSize(source));
   try {
     // Upload sessions are not safe to resume blindly: retry from a new session.
-    return await withRetry(client.retryPolicy, () => uploadOnce(client, repository, digest, source, opts.mountFrom, what), (err, delay) =>
-      client.log(`${what}: ${(err as Error).message}; restarting in ${delay} ms`),
+    return await withRetry(
+      client.retryPolicy,
+      () => uploadOnce(client, repository, digest, source, { mountFrom: opts.mountFrom, what, deadline }),
+      (err, delay) => client.log(`${what}: ${(err as Error).message}; restarting in ${seconds(delay)}`),
+      deadline,
     );
   } catch (err) {
     throw asRegistryError(err, what, client.registry);
   }
 }
 
-async function uploadOnce(client: RegistryClient, repository: string, digest: string, source: BlobSource, mountFrom: string | undefined, what: string): Promise<UploadOutcome> {
+async function uploadOnce(client: RegistryClient, repository: string, digest: string, source: BlobSource, at: { mountFrom?: string; what: string; deadline: number }): Promise<UploadOutcome> {
+  const { mountFrom, what, deadline } = at;
   const scopes = mountFrom ? [pushScope(repository), pullScope(mountFrom)] : [pushScope(repository)];
   const start = mountFrom
     ? `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}`
     : `/v2/${repository}/blobs/uploads/`;
-  const opened = await client.send({ method: 'POST', path: start, scopes, what, retry: false });
+  const opened = await client.send({ method: 'POST', path: start, scopes, what, retry: false, deadline });
   // 201: mounted, nothing to send. 202: a session (the mount was declined).
   if (mountFrom && opened.status === 201) {
     opened.body.resume();
@@ -72,6 +78,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: st
         body: slice(source, offset, end),
         what,
         retry: false,
+        deadline,
       });
       await client.expect(res, [202], what);
       res.body.resume();
@@ -89,6 +96,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: st
     body: monolithic ? slice(source, 0, size) : undefined,
     what,
     retry: false,
+        deadline,
   });
   await client.expect(done, [201], what);
   done.body.resume();

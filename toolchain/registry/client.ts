@@ -4,15 +4,16 @@
  * manifest/blob/tag operation goes through for auth, 401 renewal and retries.
  */
 import { readFile } from 'node:fs/promises';
-import { BadInputError, HyperbuildError } from '../errors/errors.ts';
+import { AccessDeniedError, BadInputError, RegistryError } from '../errors/errors.ts';
 import { Authenticator } from './auth.ts';
 import type { Credentials } from './docker-config.ts';
 import { dockerConfigPath, lookupCredentials } from './docker-config.ts';
 import { isLoopbackRegistry, registryEndpoint } from './reference.ts';
 import { asRegistryError, failResponse, isTlsError, readSmallBody } from './registry-error.ts';
+import { registryDeadlines, seconds, type RegistryDeadlines } from './deadlines.ts';
 import type { RetryPolicy } from './retry.ts';
-import { DEFAULT_RETRY, isRetryableStatus, parseRetryAfter, RetryableStatusError, withRetry } from './retry.ts';
-import type { HttpResponse, RequestBody } from './transport.ts';
+import { DEFAULT_RETRY, isRetryableStatus, lastError, parseRetryAfter, RetryableStatusError, withRetry } from './retry.ts';
+import type { HttpResponse, RequestBody, RequestLimits } from './transport.ts';
 import { HttpTransport } from './transport.ts';
 
 export interface RegistryOptions {
@@ -27,6 +28,8 @@ export interface RegistryOptions {
   /** Use these instead of the Docker config (login checks them this way). */
   credentials?: Credentials;
   retry?: Partial<RetryPolicy>;
+  /** --registry-timeout: the budget of one registry operation, retries included (default 30 s; see deadlines.ts). */
+  timeoutMs?: number;
   /** Parallel blob transfers (default 3). */
   concurrency?: number;
   /** Blobs up to this size are uploaded in one PUT; bigger ones in PATCH chunks of this size (default 16 MiB). */
@@ -50,12 +53,18 @@ export interface SendOptions {
    * operation, and gets the raw retryable error to decide with.
    */
   retry?: boolean;
+  /** Epoch ms by which this request, its retries and its response body are over (default: --registry-timeout from now). */
+  deadline?: number;
 }
+
+/** Say that we are waiting, and on what, once a request has gone unanswered this long. */
+const WAIT_NOTICE_MS = 5_000;
 
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
 
 export class RegistryClient {
   readonly retryPolicy: RetryPolicy;
+  readonly deadlines: RegistryDeadlines;
   readonly concurrency: number;
   readonly chunkSize: number;
   readonly log: (line: string) => void;
@@ -72,11 +81,14 @@ export class RegistryClient {
   ) {
     this.endpoint = registryEndpoint(registry);
     this.retryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+    this.deadlines = registryDeadlines(options.timeoutMs);
     this.concurrency = Math.max(1, options.concurrency ?? 3);
     this.chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
     this.log = options.log ?? (() => {});
     this.transport = new HttpTransport(this.endpoint, { verify: options.tlsVerify !== false, ca });
-    this.auth = new Authenticator(registry, this.transport, async () => options.credentials ?? lookupCredentials(registry, options.dockerConfig ?? dockerConfigPath()));
+    this.auth = new Authenticator(registry, this.transport, async () => options.credentials ?? lookupCredentials(registry, options.dockerConfig ?? dockerConfigPath()), () =>
+      this.limits(Date.now() + this.deadlines.budgetMs),
+    );
   }
 
   static async create(registry: string, options: RegistryOptions = {}): Promise<RegistryClient> {
@@ -124,26 +136,57 @@ export class RegistryClient {
       } catch (err) {
         // Like Docker: a loopback registry that does not speak TLS gets plain
         // HTTP. A certificate failure is still an error (use --ca-file).
-        if (!isLoopbackRegistry(this.registry) || !isPlainHttpAnswer(err)) throw err;
+        if (!isLoopbackRegistry(this.registry) || !isPlainHttpAnswer(lastError(err))) throw err;
         res = await this.pingAt(http);
       }
     }
     await readSmallBody(res);
     if (res.status === 401) this.auth.setChallenge(headerValue(res.headers['www-authenticate']));
-    else if (res.status !== 200) throw new HyperbuildError(`${this.registry} does not look like an OCI registry: GET /v2/ answered HTTP ${res.status}`);
+    else if (res.status !== 200) {
+      throw new RegistryError(`${this.registry} does not look like an OCI registry: GET /v2/ answered HTTP ${res.status}`, {
+        hint: `check the address: ${this.registry}/v2/ must be the OCI distribution API`,
+      });
+    }
     this.base = res.url.protocol === 'http:' ? http : https;
   }
 
+  /** Deadlines of one try that must be over by `deadline`. */
+  limits(deadline: number): RequestLimits {
+    const { connectMs, firstByteMs, idleMs } = this.deadlines;
+    return { connectMs, firstByteMs, idleMs, deadline };
+  }
+
   private pingAt(base: URL, attempts = this.retryPolicy.attempts): Promise<HttpResponse> {
-    return withRetry({ ...this.retryPolicy, attempts }, async () => {
-      const res = await this.transport.request({ method: 'GET', url: new URL('/v2/', base) });
-      if (isRetryableStatus(res.status)) await throwRetryable(res);
-      return res;
-    });
+    const deadline = Date.now() + this.deadlines.budgetMs;
+    const what = `contacting registry ${this.registry}`;
+    return withRetry(
+      { ...this.retryPolicy, attempts },
+      async () => {
+        const res = await this.waitingFor(what, deadline, this.transport.request({ method: 'GET', url: new URL('/v2/', base), limits: this.limits(deadline) }));
+        if (isRetryableStatus(res.status)) await throwRetryable(res);
+        return res;
+      },
+      (err, delay) => this.log(`${what}: ${(err as Error).message}; retrying in ${seconds(delay)}`),
+      deadline,
+    );
+  }
+
+  /** `pending`, with a progress line when it stays unanswered (a registry that is silent is not mistaken for a hung build). */
+  private async waitingFor<T>(what: string, deadline: number, pending: Promise<T>): Promise<T> {
+    const started = Date.now();
+    const notice = setTimeout(() => {
+      this.log(`${what}: waiting for ${this.registry} (no answer for ${seconds(Date.now() - started)}; giving up in ${seconds(deadline - Date.now())}, --registry-timeout)`);
+    }, WAIT_NOTICE_MS).unref();
+    try {
+      return await pending;
+    } finally {
+      clearTimeout(notice);
+    }
   }
 
   async send(opts: SendOptions): Promise<HttpResponse> {
     await this.ping();
+    const deadline = opts.deadline ?? Date.now() + this.deadlines.budgetMs;
     const attempt = async (): Promise<HttpResponse> => {
       let renewed = false;
       for (;;) {
@@ -151,7 +194,8 @@ export class RegistryClient {
         const headers = { ...(opts.headers ?? {}) };
         const authorization = await this.auth.header(opts.scopes);
         if (authorization) headers.Authorization = authorization;
-        const res = await this.transport.request({ method: opts.method, url, headers, body: opts.body });
+        const request = this.transport.request({ method: opts.method, url, headers, body: opts.body, limits: this.limits(deadline) });
+        const res = await this.waitingFor(opts.what, deadline, request);
         if (res.status === 401 && !renewed && this.auth.renew(headerValue(res.headers['www-authenticate']), opts.scopes)) {
           await readSmallBody(res);
           renewed = true;
@@ -163,7 +207,7 @@ export class RegistryClient {
     };
     if (opts.retry === false) return attempt();
     try {
-      return await withRetry(this.retryPolicy, attempt, (err, delay) => this.log(`${opts.what}: ${(err as Error).message}; retrying in ${delay} ms`));
+      return await withRetry(this.retryPolicy, attempt, (err, delay) => this.log(`${opts.what}: ${(err as Error).message}; retrying in ${seconds(delay)}`), deadline);
     } catch (err) {
       throw asRegistryError(err, opts.what, this.registry);
     }
@@ -180,7 +224,12 @@ export class RegistryClient {
     const what = `logging in to ${this.registry}`;
     await this.ping();
     const res = await this.send({ method: 'GET', path: '/v2/', scopes: [], what });
-    await this.expect(res, [200], what);
+    try {
+      await this.expect(res, [200], what);
+    } catch (err) {
+      if (err instanceof AccessDeniedError) throw new AccessDeniedError(err.message, { hint: `check the user name and the password or token for ${this.registry}` });
+      throw err;
+    }
     await readSmallBody(res);
   }
 

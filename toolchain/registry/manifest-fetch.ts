@@ -3,10 +3,11 @@
  * bytes we received, and checked against the digest we asked for, so a
  * pinned reference (`@sha256:`) can never be answered with something else.
  */
-import { BadInputError, HyperbuildError } from '../errors/errors.ts';
+import { BadInputError, HyperbuildError, RegistryError } from '../errors/errors.ts';
 import { sha256Digest } from '../digest/digest.ts';
 import { pullScope, pushScope } from './auth.ts';
 import type { RegistryClient } from './client.ts';
+import { asRegistryError } from './registry-error.ts';
 import { MAX_MANIFEST_BYTES } from '../image/json-document.ts';
 import { parseManifest, type ParsedManifest } from '../image/manifest.ts';
 import { ACCEPTED_MANIFEST_TYPES } from '../image/media-types.ts';
@@ -44,7 +45,7 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
   } catch (err) {
     res.body.destroy();
     if (err instanceof HyperbuildError) throw err;
-    throw new HyperbuildError(`${what}: the connection broke: ${(err as Error).message}`, { cause: err });
+    throw asRegistryError(err, what, client.registry);
   }
   const bytes = Buffer.concat(chunks);
   const digest = sha256Digest(bytes);
@@ -77,7 +78,7 @@ export async function putManifest(client: RegistryClient, repository: string, re
   res.body.resume();
   const echoed = res.headers['docker-content-digest'];
   if (typeof echoed === 'string' && echoed.startsWith('sha256:') && echoed !== digest) {
-    throw new HyperbuildError(`${what}: the registry stored it as ${echoed}, expected ${digest}`, { hint: 'the registry rewrote the manifest; pull by tag will not be reproducible' });
+    throw new RegistryError(`${what}: the registry stored it as ${echoed}, expected ${digest}`, { hint: 'the registry rewrote the manifest; pull by tag will not be reproducible' });
   }
   return digest;
 }

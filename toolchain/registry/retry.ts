@@ -1,7 +1,9 @@
 /**
- * When to try a registry request again. Registries and the CDNs in front of
- * them shed load with 429/503 and drop connections; a pull of a big image
- * should ride that out instead of failing on the first hiccup.
+ * When to try a registry request again, and when to stop. Registries and the
+ * CDNs in front of them shed load with 429/503 and drop connections; a pull
+ * of a big image should ride that out instead of failing on the first
+ * hiccup, but never past its budget (--registry-timeout): a registry that
+ * asks to wait longer than the budget allows is given up on at once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -14,7 +16,7 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000 };
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 10_000 };
 
 /** A response status worth retrying; carries the server's Retry-After, if any. */
 export class RetryableStatusError extends Error {
@@ -26,6 +28,27 @@ export class RetryableStatusError extends Error {
     super(message);
     this.name = 'RetryableStatusError';
   }
+}
+
+/** Why withRetry stopped: out of tries, out of budget, or told to wait past the budget. */
+export type GaveUpReason = 'attempts' | 'budget' | 'retry-after';
+
+/** A retryable failure that kept happening: the last error, and how long and how often we tried. */
+export class RetriesExhausted extends Error {
+  constructor(
+    readonly last: unknown,
+    readonly tries: number,
+    readonly elapsedMs: number,
+    readonly reason: GaveUpReason,
+  ) {
+    super(last instanceof Error ? last.message : String(last));
+    this.name = 'RetriesExhausted';
+  }
+}
+
+/** The error that ended the retries (unwrapped), for callers that decide on its kind. */
+export function lastError(err: unknown): unknown {
+  return err instanceof RetriesExhausted ? err.last : err;
 }
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
@@ -59,16 +82,24 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterMs?
 }
 
 /**
- * Run `fn` until it succeeds, fails with something not worth retrying, or
- * runs out of attempts; the last error is rethrown unchanged.
+ * Run `fn` until it succeeds, fails with something not worth retrying (rethrown
+ * unchanged), or keeps failing: out of attempts, past `deadline` (epoch ms), or
+ * asked by Retry-After to wait beyond it; then a RetriesExhausted is thrown.
  */
-export async function withRetry<T>(policy: RetryPolicy, fn: (attempt: number) => Promise<T>, onRetry?: (err: unknown, delayMs: number) => void): Promise<T> {
+export async function withRetry<T>(policy: RetryPolicy, fn: (attempt: number) => Promise<T>, onRetry?: (err: unknown, delayMs: number) => void, deadline = Infinity): Promise<T> {
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
-      if (attempt + 1 >= policy.attempts || !isRetryableError(err)) throw err;
-      const delay = backoffDelay(policy, attempt, err instanceof RetryableStatusError ? err.retryAfterMs : undefined);
+      if (!isRetryableError(err)) throw err;
+      const tries = attempt + 1;
+      const retryAfter = err instanceof RetryableStatusError ? err.retryAfterMs : undefined;
+      const delay = backoffDelay(policy, attempt, retryAfter);
+      const now = Date.now();
+      const reason: GaveUpReason | undefined =
+        retryAfter !== undefined && now + retryAfter > deadline ? 'retry-after' : tries >= policy.attempts ? 'attempts' : now + delay >= deadline ? 'budget' : undefined;
+      if (reason) throw new RetriesExhausted(err, tries, now - started, reason);
       onRetry?.(err, delay);
       await sleep(delay);
     }
