@@ -1,6 +1,7 @@
 # hyperbuild — top-level targets. Component rules live beside their sources:
 #   initramfs/hyperstart/hyperstart.mk   (HyperStart, static C)
 #   kernel/kernel.mk                     (HyperKernel from linux-source-6.1)
+#   supervisor/supervisor.mk             (the detached-VM supervisor, static C)
 #
 #   make demo    fresh Debian machine → build the example image and boot it
 #   make test    everything the tests need, then the whole suite
@@ -27,10 +28,11 @@ FIXTURE_IMAGES := fixtures/out/busybox/index.json
 
 include initramfs/hyperstart/hyperstart.mk
 include kernel/kernel.mk
+include supervisor/supervisor.mk
 
 .PHONY: all deps deps-host cli typecheck fixtures demo test bench clean
 
-all: cli hyperstart
+all: cli hyperstart supervisor
 
 deps: deps-host $(NODE_MODULES)
 
@@ -63,11 +65,11 @@ demo: deps cli hyperstart kernel fixtures
 	./bin/hyperbuild build oci:fixtures/out/busybox:hello -o out/hello
 	./bin/hyperbuild boot out/hello
 
-test: deps cli hyperstart kernel fixtures
+test: deps cli hyperstart supervisor kernel fixtures
 	node --import tsx tests/run.ts
 
-bench: deps cli hyperstart kernel fixtures
+bench: deps cli hyperstart supervisor kernel fixtures
 	node --import tsx bench/run.ts
 
-clean: hyperstart-clean
+clean: hyperstart-clean supervisor-clean
 	rm -rf dist out fixtures/out

@@ -78,7 +78,8 @@ export default class Boot extends BaseCommand {
     const before = dashdash < 0 ? this.argv : this.argv.slice(0, dashdash);
     const command = dashdash < 0 ? [] : this.argv.slice(dashdash + 1);
     const { args, flags, metadata } = await this.parse(
-      { args: Boot.args, flags: Boot.flags, baseFlags: Boot.baseFlags, enableJsonFlag: true, strict: true },
+      // `run` (a subclass) parses its own flags too.
+      { args: Boot.args, flags: (this.ctor as typeof Boot).flags as typeof Boot.flags, baseFlags: Boot.baseFlags, enableJsonFlag: true, strict: true },
       before,
     );
     // parse() narrowed this.argv; --json and --debug are looked up there later.
@@ -99,7 +100,7 @@ export default class Boot extends BaseCommand {
       hyperbuildVersion: this.config.version,
       progress: this.jsonEnabled() ? 'silent' : 'auto',
     });
-    const result = await runBoot({ ...request, bundleDir: target.bundleDir, cacheDir: flags['cache-dir'], template: flags.template });
+    const result = await this.boot({ ...request, bundleDir: target.bundleDir, cacheDir: flags['cache-dir'], template: flags.template }, flags, { ...target, requested: args.bundle });
     if (flags.verbose) reportHostTime(result);
     if (flags.interactive) process.stdin.destroy();
     if (target.temporary) await rm(dirname(target.bundleDir), { recursive: true, force: true });
@@ -111,9 +112,17 @@ export default class Boot extends BaseCommand {
     }
     return result;
   }
+
+  /** The boot itself, once the target is a bundle directory; `run` records it as a VM, or detaches it. */
+  protected boot(o: BootOptions, _flags: BootFlags, _target: BootTarget): Promise<BootResult> {
+    return runBoot(o);
+  }
 }
 
-type BootFlags = Interfaces.InferredFlags<typeof Boot.flags>;
+/** The bundle directory boot runs, whether it is a pulled temporary, and what the user named. */
+export interface BootTarget { bundleDir: string; temporary: boolean; requested: string }
+
+export type BootFlags = Interfaces.InferredFlags<typeof Boot.flags>;
 
 /** The flags as a boot request (everything but the bundle); bad values are refused here (exit 2). */
 function bootRequest(flags: BootFlags, command: string[]): Omit<BootOptions, 'bundleDir'> {
