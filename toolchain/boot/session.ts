@@ -57,7 +57,7 @@ export interface BootResult {
   /** When this boot made the template first: how long that took. */
   templateMs?: number;
   /** hyperbuild's own time: process start → monitor spawn (without templateMs), app exit → the end of the session. */
-  host?: { toSpawnMs: number; afterExitMs?: number };
+  host?: { toSpawnMs: number; afterExitMs?: number; phases: Record<string, number> };
   hypervisor: string;
   machine: string;
   accel: string;
@@ -126,7 +126,7 @@ interface Started {
 }
 
 /** Open channels, plan, and start the VM: from its template when it can (template/warm-start.ts), else cold. */
-async function startVm(o: BootOptions, io: Streams, bundle: OpenedBundle, ready: Preflight, owned: { channels?: ChannelSet }): Promise<Started> {
+async function startVm(o: BootOptions, io: Streams, bundle: OpenedBundle, ready: Preflight, owned: { channels?: ChannelSet }, mark: (phase: string) => void): Promise<Started> {
   const say = (line: string) => io.stderr.write(`${line}\n`);
   const plan = async () => {
     owned.channels = await ChannelSet.open();
@@ -139,10 +139,11 @@ async function startVm(o: BootOptions, io: Streams, bundle: OpenedBundle, ready:
     return p;
   };
   let p = await plan();
+  mark('plan');
   const warm = o.cacheDir
     ? await startFromTemplate(p, {
       cacheDir: o.cacheDir, bundleDigest: sha256Digest(bundle.manifestBytes), useTemplate: o.template !== false,
-      say, note: (line) => { if (o.verbose) say(line); },
+      say, note: (line) => { if (o.verbose) say(line); }, onRestoring: () => mark('template lookup'),
     })
     : { restored: false as const, channelsUsed: false };
   if (warm.restored) return { plan: p, channels: owned.channels!, vm: warm.vm, vmStart: warm.startedAt, restored: true, templateMs: warm.templateMs };
@@ -151,15 +152,24 @@ async function startVm(o: BootOptions, io: Streams, bundle: OpenedBundle, ready:
     p = await plan();
   }
   if (o.verbose) say(`hyperbuild: ${p.describe()}`);
+  mark(o.cacheDir ? 'template lookup' : 'no template');
   const vmStart = Date.now();
-  return { plan: p, channels: owned.channels!, vm: await p.start(), vmStart, restored: false, templateMs: warm.templateMs };
+  const vm = await p.start();
+  mark('spawn');
+  return { plan: p, channels: owned.channels!, vm, vmStart, restored: false, templateMs: warm.templateMs };
 }
 
 export async function runBoot(o: BootOptions): Promise<BootResult> {
   const started = Date.now();
+  const phases: Record<string, number> = {};
+  let last = 0;
+  const mark = (phase: string) => { const now = performance.now(); phases[phase] = Math.round(now - last); last = now; };
+  mark('cli');
   const io: Streams = { stdin: o.stdin ?? process.stdin, stdout: o.stdout ?? process.stdout, stderr: o.stderr ?? process.stderr };
   const bundle = await openVerified(o);
+  mark('bundle');
   const ready = await preflight(bundle.manifest, o, (line) => io.stderr.write(`${line}\n`));
+  mark('preflight');
 
   // `hyperbuild boot ... | head -1`: a closed stdout must not crash us mid-run (the app
   // gets its own EPIPE-free run and its exit code still counts, as with docker run).
@@ -170,15 +180,17 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
   const owned: { channels?: ChannelSet } = {};
   let vm: RunningVm | undefined;
   try {
-    const s = await startVm(o, io, bundle, ready, owned);
+    const s = await startVm(o, io, bundle, ready, owned, mark);
     vm = s.vm;
-    const spawnedMs = performance.now() - (s.templateMs ?? 0);
+    // Up to the monitor's spawn; a template made by this boot is a one-time cost, reported apart (templateMs).
+    if (s.templateMs !== undefined) phases['template lookup'] -= s.templateMs;
+    const spawnedMs = Object.values(phases).reduce((a, b) => a + b, 0);
     const counts = { stdout: 0, stderr: 0 };
     const result = (r: Outcome): BootResult => hostTimes({
       ...r, durationMs: Date.now() - started, hypervisor: s.plan.hypervisor, machine: s.plan.machine,
       accel: ready.accel, memoryMiB: ready.memoryMiB, cpus: o.cpus, stdoutBytes: counts.stdout, stderrBytes: counts.stderr,
       restored: s.restored, templateMs: s.templateMs,
-    }, spawnedMs, s.vmStart);
+    }, spawnedMs, s.vmStart, phases);
     const sockets = await connectChannels(s.channels, s.vm);
     if (!Array.isArray(sockets)) {
       return result({
@@ -199,7 +211,7 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
  * hyperbuild's own share of the run: from process start to the monitor's spawn
  * (less a template's one-time making), and from the app's exit (`X`) to now.
  */
-function hostTimes(r: BootResult, spawnedMs: number, vmStart: number): BootResult {
+function hostTimes(r: BootResult, spawnedMs: number, vmStart: number, phases: Record<string, number>): BootResult {
   const exitedAt = r.exitMs === undefined ? undefined : vmStart + r.exitMs;
-  return { ...r, host: { toSpawnMs: Math.round(spawnedMs), afterExitMs: exitedAt === undefined ? undefined : Date.now() - exitedAt } };
+  return { ...r, host: { toSpawnMs: Math.round(spawnedMs), afterExitMs: exitedAt === undefined ? undefined : Date.now() - exitedAt, phases } };
 }

@@ -21,6 +21,8 @@ export interface WarmStartOptions {
   say: (line: string) => void;
   /** A line for stderr with --verbose. */
   note: (line: string) => void;
+  /** Called just before the clone's monitor is spawned (the host-time measurement's end). */
+  onRestoring?: () => void;
 }
 
 export type StartChoice =
@@ -62,6 +64,7 @@ export async function startFromTemplate(plan: LaunchPlan, o: WarmStartOptions): 
   }
   o.note(`hyperbuild: ${snapshots.describeRestore(found.dir)}`);
   const startedAt = Date.now();
+  o.onRestoring?.();
   try {
     const vm = await snapshots.restore(found.dir);
     await store.touch(found.dir);

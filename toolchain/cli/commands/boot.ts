@@ -159,7 +159,8 @@ function reportHostTime(result: BootResult): void {
   const exitedAt = performance.now() - host.afterExitMs;
   process.once('exit', () => {
     const after = Math.round(performance.now() - exitedAt);
-    process.stderr.write(`hyperbuild: own time ${host.toSpawnMs + after} ms (start to ${result.hypervisor} spawn ${host.toSpawnMs} ms, app exit to process exit ${after} ms)${result.restored ? ', from a VM template' : ''}\n`);
+    const phases = Object.entries(host.phases).map(([name, ms]) => `${name} ${ms}`).join(', ');
+    process.stderr.write(`hyperbuild: own time ${host.toSpawnMs + after} ms (start to ${result.hypervisor} spawn ${host.toSpawnMs} ms: ${phases}; app exit to process exit ${after} ms)${result.restored ? ', from a VM template' : ''}\n`);
   });
 }
 
