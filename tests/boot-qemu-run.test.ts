@@ -72,13 +72,13 @@ when(ok, 'exit 42, stdout/stderr separated, env/workdir/user/hostname/args overr
   assert.not.match(r.stdout, /err/);
 });
 
-when(ok, 'image default command, exit 0, --json result', async () => {
-  const r = await boot([...tcg, '--json', bundle!.dir]);
+when(ok, 'image default command, exit 0, --report result; stdout is only the app\'s', async () => {
+  const report = join(WORK, 'report-default.json');
+  const r = await boot([...tcg, '--report', report, bundle!.dir]);
   timings.push({ what: 'default cmd', ms: r.ms });
   assert.is(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n');
-  assert.is(lines[0], 'hello from hyperbuild');
-  const json = JSON.parse(lines.slice(1).join('\n')) as { exitCode: number; durationMs: number; bootMs: number; machine: string };
+  assert.is(r.stdout, 'hello from hyperbuild\n');
+  const json = JSON.parse(readFileSync(report, 'utf8')) as { exitCode: number; durationMs: number; bootMs: number; machine: string };
   assert.is(json.exitCode, 0);
   assert.ok(json.durationMs > 0 && json.bootMs > 0);
   timings.push({ what: `  (bootMs to H: ${json.bootMs}, machine ${json.machine})`, ms: json.durationMs });
@@ -119,10 +119,12 @@ when(ok, '-v on a kernel without 9p (the Debian cloud kernel): refused before an
 
 when(ok, 'microvm: the PVH vmlinux boots on -M microvm (with tsc_early_khz under TCG)', async () => {
   const micro = (await makeTestBundle({ dir: join(WORK, 'busybox-cloud-vmlinux'), kernel: 'cloud-vmlinux' }))!;
-  const r = await boot([...tcg, '--json', '--verbose', micro.dir, '--', 'sh', '-c', 'echo on microvm; exit 5']);
+  const report = join(WORK, 'report-microvm.json');
+  const r = await boot([...tcg, '--report', report, '--verbose', micro.dir, '--', 'sh', '-c', 'echo on microvm; exit 5']);
   assert.is(r.code, 5, r.stderr.slice(-2000));
-  assert.ok(r.stdout.startsWith('on microvm\n'));
-  const json = JSON.parse(r.stdout.slice('on microvm\n'.length)) as { machine: string; bootMs: number; durationMs: number };
+  assert.is(r.stdout, 'on microvm\n');
+  const json = JSON.parse(readFileSync(report, 'utf8')) as { machine: string; bootMs: number; durationMs: number; exitCode: number };
+  assert.is(json.exitCode, 5);
   assert.is(json.machine, 'microvm');
   assert.match(r.stderr, /-M microvm,x-option-roms=off/);
   assert.match(r.stderr, /tsc_early_khz=\d+/);
@@ -141,14 +143,16 @@ when(canBuild, 'a bundle made by `hyperbuild build` boots (image cmd overridden)
 });
 
 when(ok, '--network none, --cpus 2, -m 200m reach the guest', async () => {
-  const r = await boot([...tcg, '--network', 'none', '--cpus', '2', '-m', '200m', '--json', bundle!.dir, '--', 'sh', '-c',
+  const report = join(WORK, 'report-shape.json');
+  const r = await boot([...tcg, '--network', 'none', '--cpus', '2', '-m', '200m', '--report', report, bundle!.dir, '--', 'sh', '-c',
     'ls /sys/class/net | tr "\\n" " "; echo; nproc; awk "/MemTotal/ {print (\\$2 > 150000 && \\$2 < 204800)}" /proc/meminfo']);
   assert.is(r.code, 0, r.stderr);
   const [nets, cpus, mem] = r.stdout.split('\n');
   assert.is(nets.trim(), 'lo');
   assert.is(cpus, '2');
   assert.is(mem, '1');
-  assert.is((JSON.parse(r.stdout.split('\n').slice(3).join('\n')) as { memoryMiB: number }).memoryMiB, 200);
+  assert.is(r.stdout.split('\n').length, 4, 'nothing after the app\'s three lines');
+  assert.is((JSON.parse(readFileSync(report, 'utf8')) as { memoryMiB: number }).memoryMiB, 200);
 });
 
 when(ok, 'command not found → 127 (via --entrypoint)', async () => {

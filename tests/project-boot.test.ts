@@ -2,11 +2,13 @@
  * `hyperbuild boot NAME`: a bundle of hyperbuild.yaml booted with its run
  * defaults (env, cpus, memory), the command line's flags on top; a bad
  * default refused before any VM with the file, line and key; an unbuilt
- * bundle refused with a hint. Boots a real VM (HyperKernel, QEMU).
+ * bundle refused with a hint. `--report FILE` gets the JSON result (or the
+ * error) while stdout stays exactly the app's; `--json` is refused. Boots a
+ * real VM (HyperKernel, QEMU).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -45,18 +47,26 @@ test('setup: build the bundle by name', () => {
   assert.is(r.status, 0, r.stderr);
 });
 
-test('boot NAME: the run defaults apply, flags add to and override them', () => {
-  const r = hb(['boot', 'app', '-e', 'MODE=flag', '--cache-dir', cache, '--json', '--', 'sh', '-c', 'echo "$GREETING $MODE $(cat /srv/index.html)"; exit 3']);
+const report = join(work, 'report.json');
+const readReport = () => JSON.parse(readFileSync(report, 'utf8'));
+
+test('boot NAME: the run defaults apply, flags add to and override them; stdout is the app\'s, the result in --report', () => {
+  const r = hb(['boot', 'app', '-e', 'MODE=flag', '--cache-dir', cache, '--report', report, '--', 'sh', '-c', 'printf "$GREETING $MODE $(cat /srv/index.html)"; exit 3']);
   assert.is(r.status, 3, r.stderr);
-  const [appLine, ...json] = r.stdout.split('\n');
-  assert.is(appLine, 'hello flag shared from the host');
-  const result = JSON.parse(json.join('\n'));
-  assert.is(result.cpus, 2);
-  assert.is(result.memoryMiB, 112);
-  const flagged = hb(['boot', 'app', '--cpus', '1', '-m', '96m', '--cache-dir', cache, '--json', '--', 'false']);
+  assert.is(r.stdout, 'hello flag shared from the host', 'byte-exact: no newline added, nothing after it');
+  const result = readReport();
+  assert.equal([result.exitCode, result.outcome, result.cpus, result.memoryMiB], [3, 'exited', 2, 112]);
+  const flagged = hb(['boot', 'app', '--cpus', '1', '-m', '96m', '--cache-dir', cache, '--report', report, '--', 'false']);
   assert.is(flagged.status, 1, flagged.stderr);
-  const r2 = JSON.parse(flagged.stdout);
-  assert.equal([r2.cpus, r2.memoryMiB], [1, 96], 'flags beat the file');
+  assert.is(flagged.stdout, '');
+  assert.equal([readReport().cpus, readReport().memoryMiB], [1, 96], 'flags beat the file');
+});
+
+test('--json is refused (it would follow the app\'s output on stdout), pointing to --report', () => {
+  const r = hb(['boot', 'app', '--json', '--cache-dir', cache, '--', 'true']);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, "--json cannot share stdout with the app's output");
+  assert.match(r.stderr, 'hint: write the JSON result to a file with --report FILE');
 });
 
 test('a bad run default is refused before any VM, naming file, line and key', () => {
@@ -66,11 +76,14 @@ test('a bad run default is refused before any VM, naming file, line and key', ()
   assert.match(r.stderr, 'hint: ');
 });
 
-test('an unbuilt bundle is refused with the command that builds it', () => {
-  const r = hb(['boot', 'unbuilt', '--cache-dir', cache]);
+test('an unbuilt bundle is refused with the command that builds it; --report gets the error', () => {
+  rmSync(report, { force: true });
+  const r = hb(['boot', 'unbuilt', '--cache-dir', cache, '--report', report]);
   assert.is(r.status, 2);
   assert.match(r.stderr, "bundle 'unbuilt' is not built");
   assert.match(r.stderr, 'hint: build it first: hyperbuild build unbuilt');
+  assert.ok(existsSync(report));
+  assert.equal(readReport(), { error: { message: "bundle 'unbuilt' is not built (no out/unbuilt/bundle.json)", hint: 'build it first: hyperbuild build unbuilt (or make)', exitCode: 2 } });
 });
 
 test.run();

@@ -19,6 +19,8 @@ import { runBoot, type BootOptions, type BootResult } from '../../boot/session.t
 import { parseVolume } from '../../boot/volume.ts';
 import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
 import { bootTarget } from '../boot-target.ts';
+import { BadInputError, HyperbuildError } from '../../errors/errors.ts';
+import { writeFileAtomic } from '../../fs/atomic.ts';
 import { builtBundleDir, withRunDefaults } from '../boot-run-defaults.ts';
 import { projectFileFlag } from '../project-flag.ts';
 import { bundleArgument } from '../../project/bundle-argument.ts';
@@ -43,6 +45,9 @@ export default class Boot extends BaseCommand {
   // Everything after `--` is the command; run() splits it off and parses the rest strictly.
   static strict = false;
 
+  /** --report FILE, known once the flags are parsed; catch() writes failures there too. */
+  private reportPath?: string;
+
   static args = {
     bundle: Args.string({ description: 'bundle directory, a bundle NAME of hyperbuild.yaml (booted with its run defaults), a bundle in a registry, or an image reference (built first)', required: true }),
   };
@@ -66,6 +71,7 @@ export default class Boot extends BaseCommand {
     connect: Flags.string({ description: 'libvirt connection URI as virsh spells it, e.g. qemu:///session (with --hypervisor libvirt; default: virsh\'s)' }),
     timeout: Flags.string({ description: 'kill the VM when the whole run takes longer (exit 124), e.g. 60s' }),
     'stop-timeout': Flags.string({ description: 'after SIGINT/SIGTERM, seconds until the VM is killed (exit 137)', default: '10' }),
+    report: Flags.string({ description: 'write the JSON result (exit code, outcome, timings, machine; or the error) to this file, atomically; stdout stays the app\'s' }),
     verbose: Flags.boolean({ description: 'show the QEMU command line and the guest console live' }),
     template: Flags.boolean({ description: 'start from a VM template of this bundle and machine shape, made on first use (--no-template: boot cold)', default: true, allowNo: true }),
     'kernel-cache-dir': kernelCacheDirFlag,
@@ -84,10 +90,15 @@ export default class Boot extends BaseCommand {
     );
     // parse() narrowed this.argv; --json and --debug are looked up there later.
     this.argv = [...before, ...(dashdash < 0 ? [] : ['--', ...command])];
+    this.reportPath = flags.report;
+    // stdout is the app's, byte for byte: a JSON result after it could not be told apart from it.
+    if (this.jsonEnabled() && !this.stdoutIsFree(flags)) {
+      throw new BadInputError('--json cannot share stdout with the app\'s output', { hint: 'write the JSON result to a file with --report FILE (run -d takes --json: it prints only the VM\'s ID)' });
+    }
 
     const named = await bundleArgument(args.bundle, { file: flags.file, cacheDir: flags['cache-dir'] });
     const fromFlags = bootRequest(flags, command);
-    const request = named.kind === 'project' ? withRunDefaults(fromFlags, named.project, named.bundle, (f) => !metadata.flags[f]?.setFromDefault) : fromFlags;
+    const request = named.kind === 'project' ? withRunDefaults(fromFlags, named.project, named.bundle, (f) => !metadata.flags[f]?.setFromDefault, { connect: flags.connect }) : fromFlags;
     // Whatever the backend cannot do is refused before anything is pulled or built.
     assertBackendSupports(request.hypervisor, {
       accel: request.accel, network: request.overrides.network,
@@ -101,13 +112,13 @@ export default class Boot extends BaseCommand {
       progress: this.jsonEnabled() ? 'silent' : 'auto',
     });
     const result = await this.boot({ ...request, bundleDir: target.bundleDir, cacheDir: flags['cache-dir'], template: flags.template }, flags, { ...target, requested: args.bundle });
+    if (flags.report) await writeReport(flags.report, result);
     if (flags.verbose) reportHostTime(result);
     if (flags.interactive) process.stdin.destroy();
     if (target.temporary) await rm(dirname(target.bundleDir), { recursive: true, force: true });
 
     reportFailure(result, flags.verbose);
     if (result.exitCode !== 0) {
-      if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
       this.exit(result.exitCode);
     }
     return result;
@@ -117,12 +128,34 @@ export default class Boot extends BaseCommand {
   protected boot(o: BootOptions, _flags: BootFlags, _target: BootTarget): Promise<BootResult> {
     return runBoot(o);
   }
+
+  /** Whether stdout is free of the app's output, so --json may use it (`run -d`: only the VM's ID). */
+  protected stdoutIsFree(_flags: BootFlags): boolean {
+    return false;
+  }
+
+  /** A failure before any result (bad flags, no bundle, no QEMU) still reaches --report. */
+  protected async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    if (this.reportPath && err instanceof HyperbuildError) {
+      await writeReport(this.reportPath, { error: { message: err.message, hint: err.hint, exitCode: err.exitCode } }).catch(() => undefined);
+    }
+    return super.catch(err);
+  }
 }
 
 /** The bundle directory boot runs, whether it is a pulled temporary, and what the user named. */
 export interface BootTarget { bundleDir: string; temporary: boolean; requested: string }
 
 export type BootFlags = Interfaces.InferredFlags<typeof Boot.flags>;
+
+/** --report FILE: the result (or error) as JSON, written atomically so a reader never sees half of it. */
+async function writeReport(path: string, value: unknown): Promise<void> {
+  try {
+    await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+  } catch (err) {
+    throw new HyperbuildError(`cannot write --report ${path} (${(err as NodeJS.ErrnoException).code ?? err})`, { hint: 'choose a path in a writable directory' });
+  }
+}
 
 /** The flags as a boot request (everything but the bundle); bad values are refused here (exit 2). */
 function bootRequest(flags: BootFlags, command: string[]): Omit<BootOptions, 'bundleDir'> {

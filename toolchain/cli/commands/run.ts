@@ -38,6 +38,11 @@ export default class Run extends Boot {
     'log-max-size': Flags.string({ description: 'with -d: rotate the app\'s log at this size (one older file kept)', default: DEFAULT_LOG_MAX }),
   };
 
+  /** Detached, stdout carries only the VM's ID, so --json may print it there. */
+  protected stdoutIsFree(flags: BootFlags): boolean {
+    return !!(flags as BootFlags & { detach?: boolean }).detach;
+  }
+
   protected async boot(o: BootOptions, flags: BootFlags, target: BootTarget): Promise<BootResult> {
     const f = flags as BootFlags & { detach: boolean; name?: string; rm: boolean; 'log-max-size': string };
     const common = { boot: o, target: target.requested, temporaryBundle: target.temporary ? target.bundleDir : undefined, name: f.name, autoRemove: !!f.rm };
