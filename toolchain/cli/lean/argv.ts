@@ -18,6 +18,8 @@ export interface LeanFlagSpec {
   options?: readonly string[];
   default?: unknown;
   env?: string;
+  /** Boolean flags: `--no-NAME` sets false (oclif's allowNo). */
+  allowNo?: boolean;
   /** Integer flags: the bounds oclif checks. */
   integer?: { min?: number; max?: number };
   /** Set when the definition uses a feature the lean parser does not implement. */
@@ -67,6 +69,13 @@ function scan(argv: readonly string[], spec: LeanCommandSpec, values: FlagValues
     }
     if (token === '--') return '`--`';
     const long = /^--([^=]+)(?:=(.*))?$/s.exec(token);
+    const negated = long && !spec.flags[long[1]] && long[1].startsWith('no-') && long[2] === undefined ? spec.flags[long[1].slice(3)] : undefined;
+    if (negated?.type === 'boolean' && negated.allowNo) {
+      if (negated.unsupported) return `${token} uses ${negated.unsupported}`;
+      if (values.has(long![1].slice(3))) return `boolean ${token}`;
+      values.set(long![1].slice(3), false);
+      continue;
+    }
     const name = long ? long[1] : token.length === 2 ? byChar.get(token[1]) : undefined;
     const flag = name === undefined ? undefined : spec.flags[name];
     if (name === undefined || !flag) return `flag ${token}`;
@@ -101,7 +110,7 @@ function resolveFlag(name: string, flag: LeanFlagSpec, given: string[] | boolean
     if (bad) return { declined: bad };
   }
   if (given !== undefined) {
-    if (flag.type === 'boolean') return { value: true };
+    if (flag.type === 'boolean') return { value: given };
     const list = (given as string[]).map((v) => (flag.integer ? Number(v) : v));
     return { value: flag.multiple ? list : list[0] };
   }

@@ -1,7 +1,7 @@
 /**
  * The lean CLI: the entry bin/hyperbuild tries first. It runs the commands
  * Makefiles and scripts run over and over (`build`, whose usual outcome is
- * "up to date") without loading oclif, listr2 or anything else the common
+ * "up to date"; `boot`, whose start-up is part of every VM's start) without loading oclif, listr2 or anything else the common
  * case does not use: the same command class as the full CLI, with
  * `@oclif/core` replaced by oclif-subset.ts in this bundle. It returns false
  * — and has written nothing — for every other command and for any command
@@ -19,6 +19,7 @@ type LeanCommandClass = typeof Command & (new (argv: string[], config: LeanConfi
 /** Commands the lean CLI runs, loaded only when asked for. */
 const LEAN_COMMANDS: Record<string, () => Promise<{ default: unknown }>> = {
   build: () => import('../commands/build.ts'),
+  boot: () => import('../commands/boot.ts'),
 };
 
 function leanConfig(): LeanConfig {
@@ -30,7 +31,9 @@ function leanConfig(): LeanConfig {
 function declineReason(command: LeanCommandClass, argv: string[], env: NodeJS.ProcessEnv): string | undefined {
   // oclif's own debug output (DEBUG=*) only exists in the full CLI.
   if (env.DEBUG) return '$DEBUG is set';
-  const parsed = parseLeanArgv(argv, leanCommandSpec(command));
+  // A non-strict command (boot) takes everything after `--` as its own command line and parses only what is before.
+  const dashdash = command.strict === false ? argv.indexOf('--') : -1;
+  const parsed = parseLeanArgv(dashdash < 0 ? argv : argv.slice(0, dashdash), leanCommandSpec(command));
   return 'declined' in parsed ? parsed.declined : undefined;
 }
 

@@ -39,7 +39,7 @@ export const Flags = {
     const spec = flagSpec('option', opts, [...OPTION_KEYS, 'min', 'max']);
     return { ...spec, integer: { min: opts.min as number | undefined, max: opts.max as number | undefined } };
   },
-  boolean: (opts: FlagOptions = {}) => flagSpec('boolean', opts, ['char', 'default']),
+  boolean: (opts: FlagOptions = {}) => ({ ...flagSpec('boolean', opts, ['char', 'default', 'allowNo']), allowNo: opts.allowNo as boolean | undefined }),
 };
 
 export const Args = {
