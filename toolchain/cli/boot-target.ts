@@ -7,13 +7,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext } from '../pipeline/build-bundle.ts';
-import { DEFAULT_PLATFORM, parsePlatform } from '../image/platform.ts';
-import { runSteps, type ProgressMode } from '../progress/steps.ts';
+import type { BuildContext } from '../pipeline/build-bundle.ts';
+import type { ProgressMode } from '../progress/steps.ts';
 import type { RegistryOptions } from '../registry/client.ts';
-import { inspectReference } from '../registry/inspect.ts';
-import { pullBundle } from '../registry/bundle-pull.ts';
-import { parseImageReference } from '../source/reference.ts';
 
 export interface BootTargetOptions {
   cacheDir: string;
@@ -40,6 +36,11 @@ export async function bootTarget(target: string, opts: BootTargetOptions): Promi
   // A path is a bundle directory (boot checks it is one). `out/app` could also
   // be a Docker Hub name, so a registry reference must name its registry.
   if (existsSync(target) || !looksLikeReference(target)) return { bundleDir: target, temporary: false };
+  // Only now: a bundle directory (every warm boot) loads none of the registry client and build pipeline.
+  const [{ parseImageReference }, { inspectReference }, { pullBundle }, { buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE }, { DEFAULT_PLATFORM, parsePlatform }, { runSteps }] = await Promise.all([
+    import('../source/reference.ts'), import('../registry/inspect.ts'), import('../registry/bundle-pull.ts'),
+    import('../pipeline/build-bundle.ts'), import('../image/platform.ts'), import('../progress/steps.ts'),
+  ]);
   const ref = parseImageReference(target);
   if (ref.transport === 'registry' && (await inspectReference(ref.ref, { ...opts.registry, cacheDir: opts.cacheDir })).kind === 'bundle') {
     await mkdir(join(opts.cacheDir, 'bundles'), { recursive: true });
