@@ -36,6 +36,8 @@ const ACCOUNTED: { file: RegExp; expression: RegExp; why: string }[] = [
   { file: /^tests\/hyperstart-vm\.test\.ts/, expression: /command -v mkfs\.ext4/, why: 'the path `command -v mkfs.ext4` prints; mkfs.ext4 is scanned from that shell line' },
   { file: /^tests\/deps-packages\.test\.ts/, expression: /^\$…$/, why: 'this test\'s own `command -v "$1"` for each program it found' },
   { file: /^tests\/hyperstart-spec-c\.test\.ts/, expression: /^bin$/, why: 'a test program the test has just compiled with gcc' },
+  { file: /^toolchain\/vm\//, expression: /'supervisor', 'out', 'hyperbuild-supervisor'/, why: 'our own VM supervisor, built from supervisor/ by make (static C, like HyperStart)' },
+  { file: /^toolchain\/boot\/vm-process\.ts/, expression: /^(command|host\.binary)$/, why: "the monitor a backend resolved: QEMU_BINARY (qemu-version.ts, scanned where it is named) or HYPERBUILD_QEMU, and the jail's PROXY_HELPER" },
 ];
 
 /** Names that are not packages to install, with the reason. */
