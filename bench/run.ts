@@ -13,6 +13,7 @@ import { noopBench } from './noop.bench.ts';
 import { registryBench } from './registry.bench.ts';
 import { compressionBench } from './compression.bench.ts';
 import { rootfsBench } from './rootfs.bench.ts';
+import { detachedBench } from './detached.bench.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
 import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
 
@@ -49,6 +50,7 @@ const sections: [string, () => Promise<string[]>][] = [
   ['compression', async () => compressionBench(root, out, kernelCache)],
   ['rootfs', async () => rootfsBench(root, out, kernelCache)],
   ['registry', async () => registryBench(root, out, helloBundle('hyperkernel'))],
+  ['detached', async () => detachedBench(root, helloBundle('hyperkernel'), out)],
 ];
 
 for (const [name, run] of sections) {

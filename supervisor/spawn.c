@@ -72,8 +72,9 @@ int spawn_qemu(void)
 	for (int i = 0; i < sv.nfiles; i++) {
 		fds[i] = open(sv.files[i].path, O_RDONLY | O_CLOEXEC);
 		if (fds[i] < 0) {
-			sv_log("open %s: %s", sv.files[i].path, strerror(errno));
-			return errno;
+			int e = errno;
+			sv_log("open %s: %s", sv.files[i].path, strerror(e));
+			return e;
 		}
 	}
 	if (pipe2(p, O_CLOEXEC) < 0)

@@ -5,7 +5,7 @@
  * once the app runs (the supervisor's first report), or once the VM ended
  * before that; no hyperbuild process stays.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { openBundle } from '../bundle/open-bundle.ts';
 import { DigestMemo } from '../cache/digest-memo.ts';
 import { BadInputError, ExitCode, HyperbuildError } from '../errors/errors.ts';
@@ -40,7 +40,7 @@ export function portsOf(o: BootOptions): string[] {
 
 function configOf(r: DetachedRequest, vm: NewVm, command: string[], mode: VmConfig['mode']): VmConfig {
   return {
-    schemaVersion: VM_CONFIG_VERSION, id: vm.id, name: vm.name, bundle: r.boot.bundleDir, target: r.target,
+    schemaVersion: VM_CONFIG_VERSION, id: vm.id, name: vm.name, bundle: resolve(r.boot.bundleDir), target: r.target,
     temporaryBundle: r.temporaryBundle, created: new Date().toISOString(), command, ports: portsOf(r.boot),
     mode, autoRemove: r.autoRemove, tty: !!r.boot.overrides.tty, hypervisor: r.boot.hypervisor.name,
   };
@@ -48,7 +48,9 @@ function configOf(r: DetachedRequest, vm: NewVm, command: string[], mode: VmConf
 
 export { configOf };
 
-export async function runDetached(r: DetachedRequest): Promise<Detached> {
+export async function runDetached(request: DetachedRequest): Promise<Detached> {
+  // The supervisor runs in the VM's directory: every path it is given is absolute.
+  const r = { ...request, boot: { ...request.boot, bundleDir: resolve(request.boot.bundleDir) } };
   const o = r.boot;
   const hv = o.hypervisor;
   if (hv.capabilities.detach !== 'supervisor') {
