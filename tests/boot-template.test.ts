@@ -75,7 +75,7 @@ when(ok, 'first boot makes the template, the next starts from it; warm and cold 
   const cold = await boot([...tcg, '--no-template', ...overrides, bundle!.dir, '--', 'sh', '-c', script, 'zero', 'one']);
   assert.not.match(warm.stderr, /making VM template/, 'the template is reused');
   assert.match(warm.stderr, /restored from a VM template/);
-  assert.match(warm.stderr, /hyperbuild: own time \d+ ms \(start to qemu spawn \d+ ms, app exit to process exit \d+ ms\), from a VM template/);
+  assert.match(warm.stderr, /hyperbuild: own time \d+ ms \(start to qemu spawn \d+ ms: cli \d+, bundle \d+, preflight \d+, plan \d+, template lookup \d+; app exit to process exit \d+ ms\), from a VM template/);
   for (const r of [first, warm, cold]) {
     assert.is(r.code, 42, r.stderr);
     assert.is(r.stdout, 'out\nbar|from-image|/tmp/wd|1000:1000|warm|zero|one\n');

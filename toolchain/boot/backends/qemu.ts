@@ -80,6 +80,10 @@ function machineArgs(r: LaunchRequest, machine: QemuMachine, cmdline: string, pa
   args.push('-accel', r.accel);
   args.push('-cpu', r.accel === 'tcg' ? 'max' : 'host');
   args.push('-m', `${r.memoryMiB}M`, '-smp', String(r.cpus));
+  // A microvm clone gets its booted kernel from the template's RAM: loading the kernel and initrd again
+  // would only copy ~20 MiB of template pages into private ones (QEMU writes them at reset, before the
+  // saved state arrives). q35 keeps them: its linuxboot option ROM is part of the saved machine.
+  if (memory && !memory.share && machine === 'microvm') return args;
   args.push(
     '-kernel', path(r.manifest.kernel.name),
     '-initrd', path(r.manifest.initramfs.name),
