@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BadInputError } from '../errors/errors.ts';
-import { parseDigest } from '../digest/digest.ts';
+import { parseDigest, verifyStream } from '../digest/digest.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { Annotation } from '../image/annotations.ts';
 import { parseManifest } from '../image/manifest.ts';
@@ -60,11 +60,28 @@ export class OciLayoutSource implements ImageSource {
       });
     }
     const entry = selectLayoutEntry(indexJson, this.ref, where);
-    const raw = layoutBlobReader(this.ref.path);
-    const image = await resolveDescriptor(wrapMissing(raw, where), entry, { platform: opts.platform, reference: this.ref.text });
+    const raw = verifiedFirst(wrapMissing(layoutBlobReader(this.ref.path), where), where);
+    const image = await resolveDescriptor(raw, entry, { platform: opts.platform, reference: this.ref.text });
     const blobs = (image.blobDigests ?? []).map((d) => layoutBlobPath(this.ref.path, d));
     return { ...image, localFiles: [join(this.ref.path, 'index.json'), ...blobs] };
   }
+}
+
+/**
+ * A layout's blobs are files anyone may have edited since they were written:
+ * each is hashed whole before a byte of it reaches a parser, so a stale or
+ * tampered blob is reported as the digest mismatch it is (not as whatever
+ * the tar reader makes of it). A page-cached blob hashes in tens of ms.
+ */
+export function verifiedFirst(raw: RawBlobReader, where: string): RawBlobReader {
+  return async function* (digest) {
+    try {
+      for await (const chunk of verifyStream(raw(digest), { digest, label: `blob ${digest} of ${where}` })) void chunk;
+    } catch (err) {
+      throw err instanceof BadInputError ? err.withHint(`the file ${layoutBlobPath('DIR', digest).slice(4)} changed after the layout was written: copy the image again (skopeo copy, umoci, docker save)`) : err;
+    }
+    yield* raw(digest);
+  };
 }
 
 /** A missing blob file is bad input that names the blob, not an ENOENT stack. */
