@@ -1,13 +1,14 @@
 /**
  * `make bench`: every benchmark section in one run, printed as tables with
  * ratios against the peer tools. Not part of the tests: timings vary by machine.
- * BENCH_ONLY=build,noop,boot,compression,rootfs,registry limits the sections; BENCH_RUNS sets repetitions.
+ * BENCH_ONLY=build,noop,boot,density,compression,rootfs,registry,detached limits the sections; BENCH_RUNS sets repetitions.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootBench } from './boot.bench.ts';
+import { densityBench } from './density.bench.ts';
 import { buildBench } from './build.bench.ts';
 import { noopBench } from './noop.bench.ts';
 import { registryBench } from './registry.bench.ts';
@@ -45,8 +46,10 @@ const sections: [string, () => Promise<string[]>][] = [
           { dir: helloBundle('debian-cloud'), label: 'Debian cloud kernel' },
         ],
         await cloudKernel(),
+        out,
       ),
   ],
+  ['density', async () => densityBench(root, helloBundle('hyperkernel'), out)],
   ['compression', async () => compressionBench(root, out, kernelCache)],
   ['rootfs', async () => rootfsBench(root, out, kernelCache)],
   ['registry', async () => registryBench(root, out, helloBundle('hyperkernel'))],
