@@ -56,8 +56,10 @@ export function viewVm(ref: VmRef): VmView {
   return { ref: { ...ref, name: ref.name ?? config?.name }, config, status, state: live.state, damaged };
 }
 
+/** Every VM, newest first (as docker ps lists them). */
 export function listVms(root: string): VmView[] {
-  return vmShortIds(root).map((shortId) => viewVm({ shortId, dir: vmDir(root, shortId) }));
+  const views = vmShortIds(root).map((shortId) => viewVm({ shortId, dir: vmDir(root, shortId) }));
+  return views.sort((a, b) => (b.config?.created ?? '').localeCompare(a.config?.created ?? ''));
 }
 
 /** `Up 3 minutes`, `Exited (0) 5 seconds ago`, as docker words them. */
