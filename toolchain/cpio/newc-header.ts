@@ -70,19 +70,18 @@ const FIELDS = [
 type FieldName = (typeof FIELDS)[number];
 
 function fieldError(field: FieldName, value: number, name: string): HyperbuildError {
+  // Every value comes from the image (sizes, times, ids, device numbers): what newc cannot hold is bad input.
   if (field === 'filesize' && Number.isSafeInteger(value) && value > NEWC_FIELD_MAX) {
-    return new HyperbuildError(
-      `${name}: newc cannot hold files of 4 GiB or more; use --rootfs ext4 (this file is ${value} bytes)`,
-      { hint: 'An initramfs is an unpacked copy of the whole root file system in RAM; images with files this large belong on a disk root file system: --rootfs ext4.' },
-    );
+    return new BadInputError(`${name}: newc cannot hold files of 4 GiB or more; use --rootfs ext4 (this file is ${value} bytes)`, {
+      hint: 'An initramfs is an unpacked copy of the whole root file system in RAM; images with files this large belong on a disk root file system: --rootfs ext4.',
+    });
   }
   if (field === 'mtime' && Number.isSafeInteger(value) && (value < 0 || value > NEWC_FIELD_MAX)) {
-    return new HyperbuildError(
-      `${name}: mtime ${value} does not fit newc's unsigned 32-bit field (1970..2106)`,
-      { hint: 'Set SOURCE_DATE_EPOCH to clamp file times into range.' },
-    );
+    return new BadInputError(`${name}: mtime ${value} does not fit newc's unsigned 32-bit field (1970..2106)`, {
+      hint: 'clamp file times into range with --source-date-epoch (or $SOURCE_DATE_EPOCH), or use --rootfs ext4',
+    });
   }
-  return new HyperbuildError(`${name}: cpio ${field} ${value} does not fit newc's unsigned 32-bit field`);
+  return new BadInputError(`${name}: cpio ${field} ${value} does not fit newc's unsigned 32-bit field`, { hint: 'the image holds a value no initramfs can store: fix the image, or try a disk root filesystem (--rootfs ext4)' });
 }
 
 /**

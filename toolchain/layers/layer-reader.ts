@@ -4,6 +4,7 @@
  * the blob digest and the config's diff_id on the way.
  */
 import { BadInputError } from '../errors/errors.ts';
+import { Hints, hintedStream } from '../errors/hints.ts';
 import { verifyStream } from '../digest/digest.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { layerCompression, type LayerCompression } from '../image/media-types.ts';
@@ -46,8 +47,13 @@ async function peek(source: AsyncIterable<Buffer>, n: number): Promise<{ head: B
  * The tar members of one layer: the blob verified against its digest, then
  * decompressed and verified against the config's diff_id, all as one stream.
  * The digests are only known to be right when the last member has been read.
+ * Every error names the layer (`label`) and carries the layer hint.
  */
-export async function* readLayer(blob: AsyncIterable<Buffer>, desc: Descriptor, diffId: string, label: string): AsyncGenerator<TarMember> {
+export function readLayer(blob: AsyncIterable<Buffer>, desc: Descriptor, diffId: string, label: string): AsyncGenerator<TarMember> {
+  return hintedStream(Hints.layer, layerMembers(blob, desc, diffId, label));
+}
+
+async function* layerMembers(blob: AsyncIterable<Buffer>, desc: Descriptor, diffId: string, label: string): AsyncGenerator<TarMember> {
   const declared = layerCompression(desc.mediaType) ?? 'none';
   const { head, stream } = await peek(blob, SNIFF_BYTES);
   const actual = sniff(head, label);

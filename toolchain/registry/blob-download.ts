@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlobStore } from '../cache/blob-store.ts';
+import { BadInputError } from '../errors/errors.ts';
 import { pullScope } from './auth.ts';
 import type { RegistryClient } from './client.ts';
 import { seconds, transferBudgetMs } from './deadlines.ts';
@@ -46,9 +47,12 @@ export async function downloadBlob(client: RegistryClient, store: BlobStore, rep
       deadline,
     );
   } catch (err) {
+    if (err instanceof BadInputError) throw err.withHint(WRONG_BYTES_HINT);
     throw asRegistryError(err, what, client.registry);
   }
 }
+
+const WRONG_BYTES_HINT = 'the registry (or a proxy in between) sent other bytes than the digest names; nothing was kept: try again, and if it persists the registry\'s storage is damaged';
 
 async function getBlob(client: RegistryClient, repository: string, digest: string, what: string, offset: number, deadline: number): Promise<HttpResponse> {
   return client.send({

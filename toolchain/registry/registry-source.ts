@@ -5,6 +5,7 @@
  */
 import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
+import { Hints, withInputHint } from '../errors/hints.ts';
 import type { ImageManifest } from '../image/manifest.ts';
 import { isImageConfigType } from '../image/media-types.ts';
 import { DEFAULT_PLATFORM, formatPlatform, parsePlatform } from '../image/platform.ts';
@@ -47,7 +48,12 @@ export interface PulledImage {
   layers: PulledLayer[];
 }
 
-export async function pullImage(ref: string, opts: PullImageOptions): Promise<PulledImage> {
+/** Pull an image into the cache; its documents' errors carry the document hint unless they have a better one. */
+export function pullImage(ref: string, opts: PullImageOptions): Promise<PulledImage> {
+  return withInputHint(Hints.document, () => pullIntoCache(ref, opts));
+}
+
+async function pullIntoCache(ref: string, opts: PullImageOptions): Promise<PulledImage> {
   const parsed = parseReference(ref);
   const platform = parsePlatform(opts.platform ?? DEFAULT_PLATFORM);
   const store = new BlobStore(opts.cacheDir);

@@ -9,6 +9,7 @@
  * digests, bottom first, with the whitelists that filtered them), so
  * replacing a dependency in --aci-path rebuilds.
  */
+import { Hints, hintedStream, withInputHint } from '../errors/hints.ts';
 import { createHash } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import { aciOwners, aciRootfsMembers, scanAci } from '../aci/aci-archive.ts';
@@ -28,7 +29,7 @@ export interface AciSourceOptions {
 function layerInput(step: AciLayerPlan): LayerInput {
   const keep = whitelistFilter(step.whitelists);
   const label = `${step.aci.label} (${step.aci.manifest.name})`;
-  return { label, members: () => aciRootfsMembers(step.aci.path, label, keep) };
+  return { label, members: () => hintedStream(Hints.aci, aciRootfsMembers(step.aci.path, label, keep)) };
 }
 
 export class AciSource implements ImageSource {
@@ -37,7 +38,11 @@ export class AciSource implements ImageSource {
     private readonly options: AciSourceOptions = {},
   ) {}
 
-  async resolve(opts: ResolveOptions): Promise<ResolvedImage> {
+  resolve(opts: ResolveOptions): Promise<ResolvedImage> {
+    return withInputHint(Hints.aci, () => this.resolveAci(opts));
+  }
+
+  private async resolveAci(opts: ResolveOptions): Promise<ResolvedImage> {
     const top = await scanAci(this.ref.path);
     const catalog = new AciCatalog((this.options.aciPath ?? []).map((d) => resolvePath(d)));
     const plan = await planAciLayers(top, catalog);

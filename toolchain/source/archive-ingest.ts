@@ -4,7 +4,7 @@
  * name, and a stat-keyed index lets a rebuild from the unchanged file skip it.
  */
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { BlobStore } from '../cache/blob-store.ts';
@@ -12,6 +12,25 @@ import { BadInputError } from '../errors/errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { readTar } from '../tar/reader.ts';
 import { displayPath } from '../paths/byte-string.ts';
+import { SNIFF_BYTES, sniffCompression } from '../compress/detect.ts';
+
+const DECOMPRESS_TOOL: Record<string, string> = { gzip: 'gunzip', zstd: 'unzstd', xz: 'unxz', bzip2: 'bunzip2', 'lz4-frame': 'unlz4', lz4: 'unlz4', lzma: 'unlzma', lzop: 'lzop -d' };
+
+/** Archives are read as plain tar: a compressed one is named as such, with the command that unpacks it. */
+async function refuseCompressed(file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  const head = Buffer.alloc(SNIFF_BYTES);
+  try {
+    await handle.read(head, 0, SNIFF_BYTES, 0);
+  } finally {
+    await handle.close();
+  }
+  const kind = sniffCompression(head);
+  if (kind === 'none') return;
+  throw new BadInputError(`archive ${file} is ${kind}-compressed; image archives are read as plain tar`, {
+    hint: `decompress it first (${DECOMPRESS_TOOL[kind] ?? 'decompress'} ${file}) and build from the .tar; docker save and skopeo copy write plain tar`,
+  });
+}
 
 /** JSON members we keep in memory while ingesting; anything bigger is a blob. */
 const SMALL_MEMBER_LIMIT = 4 * 1024 * 1024;
@@ -60,9 +79,10 @@ export async function openArchive(file: string, cacheDir: string): Promise<{ con
   try {
     st = await stat(file);
   } catch (err) {
-    throw new BadInputError(`cannot read archive ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new BadInputError(`cannot read archive ${file} (${(err as NodeJS.ErrnoException).code ?? err})`, { hint: 'check the path after docker-archive: or oci-archive:' });
   }
-  if (!st.isFile()) throw new BadInputError(`${file} is not a file`);
+  if (!st.isFile()) throw new BadInputError(`${file} is not a file`, { hint: 'docker-archive: and oci-archive: take a .tar file (a directory is oci:DIR)' });
+  await refuseCompressed(file);
   const store = new BlobStore(cacheDir);
   const key = createHash('sha256').update(JSON.stringify([INDEX_VERSION, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs])).digest('hex');
   const indexPath = join(cacheDir, 'archives', `${key}.json`);

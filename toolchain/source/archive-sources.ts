@@ -4,6 +4,7 @@
  */
 import { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
+import { Hints, withInputHint } from '../errors/hints.ts';
 import { parseDigest } from '../digest/digest.ts';
 import { isRecord, parseJsonDocument } from '../image/json-document.ts';
 import { MediaType } from '../image/media-types.ts';
@@ -27,7 +28,11 @@ function archivedLayoutReader(contents: ArchiveContents, store: BlobStore, where
 export class OciArchiveSource implements ImageSource {
   constructor(private readonly ref: { path: string; tag?: string; text: string }) {}
 
-  async resolve(opts: ResolveOptions): Promise<ResolvedImage> {
+  resolve(opts: ResolveOptions): Promise<ResolvedImage> {
+    return withInputHint(Hints.archive, () => this.resolveArchive(opts));
+  }
+
+  private async resolveArchive(opts: ResolveOptions): Promise<ResolvedImage> {
     const where = `OCI archive ${this.ref.path}`;
     const { contents, store } = await openArchive(this.ref.path, opts.cacheDir);
     const indexJson = contents.json.get('index.json');
@@ -65,7 +70,11 @@ function parseSaveManifest(bytes: Buffer, where: string): SaveEntry[] {
 export class DockerArchiveSource implements ImageSource {
   constructor(private readonly ref: { path: string; ref?: string; text: string }) {}
 
-  async resolve(opts: ResolveOptions): Promise<ResolvedImage> {
+  resolve(opts: ResolveOptions): Promise<ResolvedImage> {
+    return withInputHint(Hints.archive, () => this.resolveArchive(opts));
+  }
+
+  private async resolveArchive(opts: ResolveOptions): Promise<ResolvedImage> {
     const where = `docker archive ${this.ref.path}`;
     const { contents, store } = await openArchive(this.ref.path, opts.cacheDir);
     const saveJson = contents.json.get('manifest.json');

@@ -5,6 +5,7 @@
 import { createReadStream } from 'node:fs';
 import type { BlobStore } from '../cache/blob-store.ts';
 import { BadInputError } from '../errors/errors.ts';
+import { Hints, withInputHint } from '../errors/hints.ts';
 import { verifyStream } from '../digest/digest.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { parseImageConfig } from '../image/image-config.ts';
@@ -38,9 +39,14 @@ export async function readSmallBlob(raw: RawBlobReader, desc: Descriptor, what: 
 
 /**
  * Follow a descriptor (index → platform manifest → config) to one buildable
- * image. Shared by every source that can read blobs by digest.
+ * image. Shared by every source that can read blobs by digest. An error in
+ * the documents carries the document hint unless its throw site gave one.
  */
-export async function resolveDescriptor(
+export function resolveDescriptor(raw: RawBlobReader, start: Descriptor, opts: { platform: Platform; reference: string; contentKey?: string }): Promise<ResolvedImage> {
+  return withInputHint(Hints.document, () => followDescriptor(raw, start, opts));
+}
+
+async function followDescriptor(
   raw: RawBlobReader,
   start: Descriptor,
   opts: { platform: Platform; reference: string; contentKey?: string },

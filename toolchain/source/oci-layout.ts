@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BadInputError } from '../errors/errors.ts';
+import { Hints, withInputHint } from '../errors/hints.ts';
 import { parseDigest, verifyStream } from '../digest/digest.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { Annotation } from '../image/annotations.ts';
@@ -49,7 +50,11 @@ export function layoutBlobReader(dir: string): RawBlobReader {
 export class OciLayoutSource implements ImageSource {
   constructor(private readonly ref: { path: string; tag?: string; digest?: string; text: string }) {}
 
-  async resolve(opts: ResolveOptions): Promise<ResolvedImage> {
+  resolve(opts: ResolveOptions): Promise<ResolvedImage> {
+    return withInputHint(Hints.layout, () => this.resolveLayout(opts));
+  }
+
+  private async resolveLayout(opts: ResolveOptions): Promise<ResolvedImage> {
     const where = `OCI layout ${this.ref.path}`;
     let indexJson: Buffer;
     try {

@@ -2,13 +2,14 @@
  * Applying one image layer to the merged tree with OCI semantics: whiteouts, opaque
  * directories, hardlinks, type changes, and the size limit that bounds decompression bombs.
  */
-import { BadInputError } from '../errors/errors.ts';
-import { displayPath, type ByteString } from '../paths/byte-string.ts';
+import { BadInputError, HyperbuildError } from '../errors/errors.ts';
+import { Hints } from '../errors/hints.ts';
+import type { ByteString } from '../paths/byte-string.ts';
 import type { TarEntry } from '../tar/entry.ts';
 import type { TarMember } from '../tar/reader.ts';
 import { NEWC_TRAILER_NAME as CPIO_TRAILER_NAME } from '../cpio/newc-header.ts';
 import { newInode, type Inode, type SpillRange, type TreeNode } from './inode.ts';
-import { RootfsTree, pathComponents } from './rootfs-tree.ts';
+import { RootfsTree, pathComponents, shownPath } from './rootfs-tree.ts';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
@@ -39,14 +40,40 @@ interface Member {
   spill?: SpillRange;
 }
 
+/** Linux's limits (PATH_MAX and NAME_MAX less the NUL): longer names cannot be created or opened in the guest. */
+export const MAX_PATH_BYTES = 4095;
+export const MAX_NAME_BYTES = 255;
+
+/** Names and link targets no Linux root filesystem can hold, refused while the layer and entry are known. */
+function checkLinuxLimits(entry: TarEntry, components: ByteString[], what: string): void {
+  const length = components.reduce((n, c) => n + c.length + 1, 0);
+  if (length > MAX_PATH_BYTES) {
+    throw new BadInputError(`${what}: the path is ${length} bytes, more than Linux's ${MAX_PATH_BYTES} (PATH_MAX)`, { hint: Hints.layer });
+  }
+  const long = components.find((c) => c.length > MAX_NAME_BYTES);
+  if (long) throw new BadInputError(`${what}: a name on the path is ${long.length} bytes, more than Linux's ${MAX_NAME_BYTES} (NAME_MAX)`, { hint: Hints.layer });
+  if (entry.type === 'symlink' && (entry.linkname.length === 0 || entry.linkname.length > MAX_PATH_BYTES)) {
+    throw new BadInputError(`${what}: the symlink target is ${entry.linkname.length} bytes; Linux needs 1 to ${MAX_PATH_BYTES}`, { hint: Hints.layer });
+  }
+}
+
 /**
  * What every entry must pass before its content is read or placed: a path
- * inside the root, no name reserved for hyperbuild, and the size limit.
- * Returns the path's components.
+ * inside the root and within Linux's limits, no name reserved for hyperbuild,
+ * and the size limit. Returns the path's components.
  */
 export function checkEntry(entry: TarEntry, label: string, limits: LayerLimits): ByteString[] {
-  const what = `${label} entry '${displayPath(entry.path)}'`;
+  try {
+    return checkedComponents(entry, label, limits);
+  } catch (err) {
+    throw hinted(err);
+  }
+}
+
+function checkedComponents(entry: TarEntry, label: string, limits: LayerLimits): ByteString[] {
+  const what = `${label} entry '${shownPath(entry.path)}'`;
   const components = pathComponents(entry.path, what);
+  checkLinuxLimits(entry, components, what);
   if (components[0] === RESERVED_TOP_LEVEL) {
     throw new BadInputError(`${what}: /${RESERVED_TOP_LEVEL} is reserved for hyperbuild's init and cannot come from an image`);
   }
@@ -69,7 +96,7 @@ export function checkEntry(entry: TarEntry, label: string, limits: LayerLimits):
 async function collect(members: AsyncIterable<TarMember>, label: string, limits: LayerLimits): Promise<Member[]> {
   const out: Member[] = [];
   for await (const { entry, body } of members) {
-    const what = `${label} entry '${displayPath(entry.path)}'`;
+    const what = `${label} entry '${shownPath(entry.path)}'`;
     const components = checkEntry(entry, label, limits);
     const content: Buffer[] = [];
     if (entry.type === 'file') {
@@ -106,14 +133,40 @@ function inodeFrom(m: Member): Inode {
 
 /** Apply one layer, read from its tar members (contents are kept in memory: for small trees and tests). */
 export async function applyLayer(tree: RootfsTree, members: AsyncIterable<TarMember>, layer: number, label: string, limits: LayerLimits): Promise<void> {
-  applyMembers(tree, await collect(members, label, limits), layer, label);
+  try {
+    applyMembers(tree, await collect(members, label, limits), layer, label);
+  } catch (err) {
+    throw hinted(err);
+  }
+}
+
+/** Errors about a layer's entries carry the layer hint unless their throw site gave a better one. */
+function hinted(err: unknown): unknown {
+  return err instanceof HyperbuildError ? err.withHint(Hints.layer) : err;
 }
 
 /** Apply one layer whose contents are already placed (a decoded layer's entries, in archive order). */
 export function applyPlacedLayer(tree: RootfsTree, entries: Iterable<PlacedEntry>, layer: number, label: string, limits: LayerLimits): void {
-  const list: Member[] = [];
-  for (const e of entries) list.push({ entry: e.entry, components: checkEntry(e.entry, label, limits), content: e.content ?? [], spill: e.spill });
-  applyMembers(tree, list, layer, label);
+  try {
+    const list: Member[] = [];
+    for (const e of entries) list.push({ entry: e.entry, components: checkEntry(e.entry, label, limits), content: e.content ?? [], spill: e.spill });
+    applyMembers(tree, list, layer, label);
+  } catch (err) {
+    throw hinted(err);
+  }
+}
+
+/**
+ * A whiteout is `.wh.` plus the basename it deletes (the image spec's layer
+ * rules), so `.wh.`, `.wh..` and `.wh...` name nothing a layer could delete
+ * and are refused. Its type and contents are not checked (the spec says
+ * "an empty file"; appliers such as containerd's look only at the name).
+ */
+function checkWhiteoutName(base: ByteString, what: string): void {
+  const victim = base.slice(WHITEOUT_PREFIX.length);
+  if (victim === '' || victim === '.' || victim === '..') {
+    throw new BadInputError(`${what}: a whiteout must name the file it deletes ('.wh.' + its name), not '${victim}'`, { hint: Hints.layer });
+  }
 }
 
 /**
@@ -129,7 +182,8 @@ function applyMembers(tree: RootfsTree, list: Member[], layer: number, label: st
       regular.push(m);
       continue;
     }
-    const what = `${label} whiteout '${displayPath(m.entry.path)}'`;
+    const what = `${label} whiteout '${shownPath(m.entry.path)}'`;
+    checkWhiteoutName(base, what);
     const dirComponents = m.components.slice(0, -1);
     const dir = tree.lookup(dirComponents, what);
     if (!dir?.children) continue;
@@ -144,7 +198,7 @@ function applyMembers(tree: RootfsTree, list: Member[], layer: number, label: st
   }
 
   for (const m of regular) {
-    const what = `${label} entry '${displayPath(m.entry.path)}'`;
+    const what = `${label} entry '${shownPath(m.entry.path)}'`;
     if (m.components.length === 0) {
       if (m.entry.type !== 'directory') throw new BadInputError(`${what}: the root must be a directory`);
       Object.assign(tree.root.inode, { ...inodeFrom(m), kind: 'directory' });
@@ -165,8 +219,8 @@ function applyMembers(tree: RootfsTree, list: Member[], layer: number, label: st
     } else if (m.entry.type === 'hardlink') {
       const targetComponents = pathComponents(m.entry.linkname, `${what} link target`);
       const target = tree.lookup(targetComponents, `${what} link target`);
-      if (!target) throw new BadInputError(`${what}: hardlink target '${displayPath(m.entry.linkname)}' does not exist in the image`);
-      if (target.children) throw new BadInputError(`${what}: hardlink target '${displayPath(m.entry.linkname)}' is a directory`);
+      if (!target) throw new BadInputError(`${what}: hardlink target '${shownPath(m.entry.linkname)}' does not exist in the image`);
+      if (target.children) throw new BadInputError(`${what}: hardlink target '${shownPath(m.entry.linkname)}' is a directory`);
       if (target === existing) continue;
       node = { inode: target.inode, children: null, layer };
     } else {

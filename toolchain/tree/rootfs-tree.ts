@@ -7,6 +7,12 @@ import { BadInputError } from '../errors/errors.ts';
 import { displayPath, type ByteString } from '../paths/byte-string.ts';
 import { newDirNode, type TreeNode } from './inode.ts';
 
+/** A path as errors show it: escaped, and cut in the middle when long (a 40 kB name must not make a 40 kB error line). */
+export function shownPath(path: ByteString): string {
+  const shown = displayPath(path);
+  return shown.length <= 200 ? shown : `${shown.slice(0, 140)}…${shown.slice(-50)} (${path.length} bytes)`;
+}
+
 /** Symlink hops allowed while resolving one path, as Linux's MAXSYMLINKS. */
 const MAX_SYMLINK_HOPS = 40;
 
@@ -20,10 +26,10 @@ export function pathComponents(path: ByteString, what: string): ByteString[] {
   for (const part of path.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (out.length === 0) throw new BadInputError(`${what}: '${displayPath(path)}' climbs out of the root filesystem with '..'`);
+      if (out.length === 0) throw new BadInputError(`${what}: '${shownPath(path)}' climbs out of the root filesystem with '..'`);
       out.pop();
     } else {
-      if (part.includes('\0')) throw new BadInputError(`${what}: '${displayPath(path)}' contains a NUL byte`);
+      if (part.includes('\0')) throw new BadInputError(`${what}: '${shownPath(path)}' contains a NUL byte`);
       out.push(part);
     }
   }
@@ -69,7 +75,7 @@ export class RootfsTree {
           continue;
         }
         if (!child.children) {
-          throw new BadInputError(`${what}: '${displayPath(name)}' on its path is a ${child.inode.kind}, not a directory`);
+          throw new BadInputError(`${what}: '${shownPath(name)}' on its path is a ${child.inode.kind}, not a directory`);
         }
         stack.push(dir);
         dir = child;
