@@ -18,7 +18,7 @@
  * kernel (`apt-get download`, cached beside it as test-kvm-modules/RELEASE/).
  */
 import { createHash } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { defaultCacheDir } from '../../toolchain/cache/cache-dir.ts';
@@ -150,5 +150,6 @@ export function buildL1(ref: string, out: string, cacheDir: string): { status: n
 }
 
 export function haveNestedPrerequisites(): boolean {
-  return ['qemu-system-x86_64', 'node', 'getent', 'ldd', 'tar', 'apt-get', 'dpkg-deb'].every((p) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0);
+  const path = (process.env.PATH ?? '/usr/bin:/bin').split(':');
+  return ['qemu-system-x86_64', 'getent', 'ldd', 'tar', 'apt-get', 'dpkg-deb'].every((p) => path.some((d) => existsSync(join(d, p))));
 }
