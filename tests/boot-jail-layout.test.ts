@@ -99,4 +99,19 @@ test('root under KVM: QEMU runs with /dev/kvm\'s group when only the group may o
   }
 });
 
+test('root: a host port the VM user may not bind is refused before boot (125, with the sysctl hint)', () => {
+  const publish = [{ protocol: 'tcp' as const, hostIp: '127.0.0.1', hostPort: 80, guestPort: 80 }];
+  assert.is(jailLayout(request({ publish }), { othersMayRead: () => true }).identity, undefined, 'not root: QEMU binds as us, nothing to refuse here');
+  assert.ok(jailLayout(request({ publish }), { ...ROOT_FACTS, unprivilegedPortStart: 80 }));
+  try {
+    jailLayout(request({ publish }), { ...ROOT_FACTS, unprivilegedPortStart: 1024 });
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, HyperbuildError);
+    assert.is((err as HyperbuildError).exitCode, 125);
+    assert.match((err as Error).message, /^-p 80: the jailed QEMU runs as hyperbuild-vm, which may not bind host ports below 1024/);
+    assert.match((err as HyperbuildError).hint!, /-p 8080:80|ip_unprivileged_port_start=80/);
+  }
+});
+
 test.run();

@@ -20,7 +20,7 @@
  * a VM); startJailed() applies it and starts QEMU.
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, closeSync, copyFileSync, existsSync, linkSync, openSync, statSync } from 'node:fs';
+import { chownSync, closeSync, copyFileSync, existsSync, linkSync, openSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ExitCode, HyperbuildError } from '../errors/errors.ts';
 import type { LaunchRequest, RunningVm, SupervisedLaunch } from './hypervisor.ts';
@@ -44,6 +44,8 @@ export interface JailFacts {
   othersMayRead(path: string): boolean;
   /** /dev/kvm, when the accelerator is KVM. */
   kvm?: FileFacts;
+  /** net.ipv4.ip_unprivileged_port_start: the lowest host port the VM user may bind for `-p`. */
+  unprivilegedPortStart?: number;
 }
 
 /** A host file QEMU gets as an inherited descriptor, or as a copy inside the jail directory. */
@@ -92,6 +94,16 @@ function kvmGid(id: JailIdentity, kvm: FileFacts): number {
   });
 }
 
+/** Slirp binds `-p` host ports inside QEMU, so as the VM user: a privileged port is refused before boot. */
+export function assertPortsBindable(r: LaunchRequest, id: JailIdentity, start: number): void {
+  const low = r.publish.find((p) => p.hostPort < start);
+  if (!low) return;
+  throw new HyperbuildError(`-p ${low.hostPort}: the jailed QEMU runs as ${id.user}, which may not bind host ports below ${start} (net.ipv4.ip_unprivileged_port_start)`, {
+    hint: `publish a port from ${start} up (e.g. -p 8080:${low.guestPort}), or allow it: sysctl -w net.ipv4.ip_unprivileged_port_start=${low.hostPort}`,
+    exitCode: ExitCode.vmFailure,
+  });
+}
+
 /** The jail for one launch, pure: same request and facts, same layout. */
 export function jailLayout(r: LaunchRequest, facts: JailFacts): JailLayout {
   const dir = dirname(r.channels.control);
@@ -104,6 +116,7 @@ export function jailLayout(r: LaunchRequest, facts: JailFacts): JailLayout {
   const id = facts.identity;
   if (!id) return layout;
   if (r.accel === 'kvm') layout.gid = kvmGid(id, facts.kvm ?? { uid: 0, gid: 0, mode: 0 });
+  assertPortsBindable(r, id, facts.unprivilegedPortStart ?? 1024);
   // -kernel becomes /proc/self/fd/3: name the guest after the kernel's host path, so ps and pgrep still tell which bundle runs.
   layout.args.push('-name', join(r.bundleDir, r.manifest.kernel.name).replaceAll(',', ',,'));
   let childFd = 3;
@@ -152,6 +165,15 @@ export function ensureJailUser(name: string = JAIL_USER): JailIdentity {
   return { user: name, uid: Number(fields[2]), gid: Number(fields[3]) };
 }
 
+/** The lowest port an unprivileged user may bind here (Linux's sysctl; the traditional 1024 elsewhere). */
+export function unprivilegedPortStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim());
+  } catch {
+    return 1024;
+  }
+}
+
 /** The host facts for this process: root → the VM user (created if needed). */
 export function lookupJailFacts(accel: string): JailFacts {
   // A file that cannot be stat'ed is reported when startJailed() opens it.
@@ -159,6 +181,7 @@ export function lookupJailFacts(accel: string): JailFacts {
   const facts: JailFacts = { othersMayRead };
   if (process.geteuid?.() !== 0) return facts;
   facts.identity = ensureJailUser();
+  facts.unprivilegedPortStart = unprivilegedPortStart();
   if (accel === 'kvm' && existsSync('/dev/kvm')) facts.kvm = statSync('/dev/kvm');
   return facts;
 }

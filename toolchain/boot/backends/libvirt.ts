@@ -27,7 +27,7 @@ import { basename, dirname, join } from 'node:path';
 import { ExitCode, HyperbuildError } from '../../errors/errors.ts';
 import { chooseAccel, probeHost, type AccelDecision, type AccelProbe, type AccelRequest } from '../accel.ts';
 import type { Hypervisor, HypervisorCapabilities, LaunchPlan, LaunchRequest, RunningVm, VmExit } from '../hypervisor.ts';
-import { handOver, stageFile, startProxies, type JailIdentity } from '../jail.ts';
+import { assertPortsBindable, handOver, stageFile, startProxies, unprivilegedPortStart, type JailIdentity } from '../jail.ts';
 import { libvirtCmdline, libvirtDomainXml, type DomainPlacement } from './libvirt-domain.ts';
 import { QEMU_USER_NETWORK } from './qemu.ts';
 
@@ -269,6 +269,7 @@ export class LibvirtHypervisor implements Hypervisor {
     const connection: LibvirtConnection = { virsh: env.HYPERBUILD_VIRSH || VIRSH_BINARY, uri: this.connect || undefined };
     const probe = probeLibvirt(connection);
     const identity = lookupQemuIdentity(connection, probe.uri);
+    if (identity) assertPortsBindable(request, identity, unprivilegedPortStart());
     const name = `hyperbuild-${basename(request.bundleDir).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
     const launch = planLibvirtLaunch(request, connection, identity, name);
     return {
