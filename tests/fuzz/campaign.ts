@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { fuzzCase, type FuzzCase } from './cases.ts';
-import { markerEscapes, runCase, type CaseResult } from './contract.ts';
+import { markerEscapes, runCase, snapshotCli, type CaseResult } from './contract.ts';
 import { MARKER } from './layer-mutations.ts';
 import { startRegistryFixture, type RegistryFixture } from './registry-cases.ts';
 import { Rng } from './rng.ts';
@@ -53,6 +53,7 @@ function summarize(results: CaseResult[], failures: CaseResult[], escapes: strin
     lines.push(`FAIL case seed ${f.seed} [${f.family}: ${f.mutation}] exit ${f.status} in ${f.seconds.toFixed(1)} s: ${f.problems.join('; ')}`);
     if (f.errorLine) lines.push(`     ${f.errorLine.slice(0, 300)}`);
     if (f.hintLine) lines.push(`     ${f.hintLine.slice(0, 300)}`);
+    if (!f.errorLine && f.stderrTail) lines.push(...f.stderrTail.split('\n').map((l) => `     | ${l.slice(0, 300)}`));
     lines.push(`     rerun: node --import tsx tests/fuzz/run.ts --case-seed ${f.seed}`);
   }
   for (const e of escapes) lines.push(`ESCAPED ${e}`);
@@ -72,6 +73,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   const log = opts.log ?? (() => {});
   let registry: RegistryFixture | undefined;
   try {
+    const bin = snapshotCli(join(work, 'cli'));
     const cases = planCases(opts);
     if (cases.some((c) => c.family === 'registry')) registry = await startRegistryFixture(join(work, 'registry'));
     const results: CaseResult[] = new Array(cases.length);
@@ -80,7 +82,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
       for (let i = next++; i < cases.length; i = next++) {
         const c = cases[i]!;
         const dir = join(work, `case-${i}`);
-        results[i] = await runCase(c, dir, c.family === 'registry' ? registry!.args(c) : []);
+        results[i] = await runCase(bin, c, dir, c.family === 'registry' ? registry!.args(c) : []);
         if (results[i]!.problems.length === 0) rmSync(dir, { recursive: true, force: true });
         if ((i + 1) % 50 === 0) log(`fuzz: ${i + 1}/${cases.length} cases`);
       }

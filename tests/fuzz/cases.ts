@@ -219,6 +219,6 @@ export function fuzzCase(seed: number): FuzzCase {
       return make(mutation, (dir) => ({ reference: archiveCase(rng, family, mutation, dir) }));
     }
     case 'registry':
-      return registryCase(seed);
+      return registryCase(seed, rng);
   }
 }

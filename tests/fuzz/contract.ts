@@ -7,10 +7,11 @@
  * host are looked for once per run (markerEscapes), by the marker name.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileDigestsUnder } from './snapshot-digest.ts';
 import { defaultKernelCacheDir } from '../../toolchain/kernel/kernel-cache.ts';
-import { BIN, ROOT } from '../helpers/cli.ts';
+import { ROOT } from '../helpers/cli.ts';
 import type { FuzzCase, PreparedCase } from './cases.ts';
 
 /** A case taking longer is a failure (a hang detector, not a performance check). */
@@ -29,6 +30,8 @@ export interface CaseResult {
   errorLine?: string;
   hintLine?: string;
   problems: string[];
+  /** The end of stderr, kept for failures. */
+  stderrTail?: string;
 }
 
 interface Run {
@@ -38,10 +41,25 @@ interface Run {
   seconds: number;
 }
 
-function runCli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
+/**
+ * A private copy of the built CLI (bin/ and dist/; everything else of the
+ * checkout linked), so a `make cli` run by someone else mid-campaign cannot
+ * swap the bundle under a case. Copied again until the copy matches dist/.
+ */
+export function snapshotCli(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(ROOT)) if (!['bin', 'dist', '.git'].includes(name)) symlinkSync(join(ROOT, name), join(dir, name));
+  for (let attempt = 0; ; attempt++) {
+    cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true, force: true });
+    cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true, force: true });
+    if (fileDigestsUnder(join(ROOT, 'dist')) === fileDigestsUnder(join(dir, 'dist')) || attempt >= 5) return join(dir, 'bin', 'hyperbuild');
+  }
+}
+
+function runCli(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -87,7 +105,7 @@ function check(run: Run, prepared: PreparedCase, outParent: string): { problems:
 }
 
 /** Prepare and run one case in `dir` (created here). */
-export async function runCase(fuzz: FuzzCase, dir: string, extraArgs: string[] = []): Promise<CaseResult> {
+export async function runCase(bin: string, fuzz: FuzzCase, dir: string, extraArgs: string[] = []): Promise<CaseResult> {
   const places = ['input', 'cwd', 'home', 'tmp', 'xdg', 'cache', 'outparent'].map((p) => join(dir, p));
   for (const p of places) mkdirSync(p, { recursive: true });
   const [input, cwd, home, tmp, xdg, cache, outParent] = places as [string, string, string, string, string, string, string];
@@ -108,8 +126,10 @@ export async function runCase(fuzz: FuzzCase, dir: string, extraArgs: string[] =
   };
   const args = ['build', prepared.reference, '-o', join(outParent, 'out'), '--cache-dir', cache, '--kernel-cache-dir', defaultKernelCacheDir(), ...(prepared.args ?? []), ...extraArgs];
   try {
-    const run = await runCli(args, cwd, env);
-    return { ...base, status: run.status, seconds: run.seconds, ...check(run, prepared, outParent) };
+    const run = await runCli(bin, args, cwd, env);
+    const checked = check(run, prepared, outParent);
+    const stderrTail = checked.problems.length ? run.stderr.trimEnd().split('\n').slice(-6).join('\n') : undefined;
+    return { ...base, status: run.status, seconds: run.seconds, ...checked, stderrTail };
   } finally {
     await prepared.cleanup?.();
   }

@@ -71,9 +71,9 @@ const MODES: Record<string, Mode> = {
 
 export const REGISTRY_MODES = Object.keys(MODES);
 
-/** The registry case a seed describes (needs startRegistryFixture first). */
-export function registryCase(seed: number): FuzzCase {
-  const mutation = new Rng(seed).pick(REGISTRY_MODES);
+/** The registry case of `seed`, its mode drawn from `rng` (the case's own, past the family draw); needs startRegistryFixture first. */
+export function registryCase(seed: number, rng: Rng): FuzzCase {
+  const mutation = rng.pick(REGISTRY_MODES);
   const mode = MODES[mutation]!;
   return {
     seed,

@@ -18,8 +18,8 @@ function archivedLayoutReader(contents: ArchiveContents, store: BlobStore, where
   return (digest) => {
     const { algorithm, hex } = parseDigest(digest);
     const stored = contents.blobs.get(`blobs/${algorithm}/${hex}`);
-    if (!stored) throw new BadInputError(`${where}: blob ${digest} is missing`);
-    if (stored !== digest) throw new BadInputError(`${where}: member blobs/${algorithm}/${hex} does not match its digest (it hashes to ${stored})`);
+    if (!stored) throw new BadInputError(`${where}: blob ${digest} is missing`, { hint: Hints.archive });
+    if (stored !== digest) throw new BadInputError(`${where}: member blobs/${algorithm}/${hex} does not match its digest (it hashes to ${stored})`, { hint: Hints.archive });
     return storeReader(store)(digest);
   };
 }

@@ -43,6 +43,9 @@ interface Member {
 /** Linux's limits (PATH_MAX and NAME_MAX less the NUL): longer names cannot be created or opened in the guest. */
 export const MAX_PATH_BYTES = 4095;
 export const MAX_NAME_BYTES = 255;
+/** Linux's dev_t: a 12-bit major and a 20-bit minor number. */
+const MAX_DEV_MAJOR = 4095;
+const MAX_DEV_MINOR = 1_048_575;
 
 /** Names and link targets no Linux root filesystem can hold, refused while the layer and entry are known. */
 function checkLinuxLimits(entry: TarEntry, components: ByteString[], what: string): void {
@@ -52,6 +55,9 @@ function checkLinuxLimits(entry: TarEntry, components: ByteString[], what: strin
   }
   const long = components.find((c) => c.length > MAX_NAME_BYTES);
   if (long) throw new BadInputError(`${what}: a name on the path is ${long.length} bytes, more than Linux's ${MAX_NAME_BYTES} (NAME_MAX)`, { hint: Hints.layer });
+  if ((entry.type === 'chardev' || entry.type === 'blockdev') && (entry.devmajor > MAX_DEV_MAJOR || entry.devminor > MAX_DEV_MINOR)) {
+    throw new BadInputError(`${what}: device ${entry.devmajor}:${entry.devminor} is out of Linux's range (major up to ${MAX_DEV_MAJOR}, minor up to ${MAX_DEV_MINOR})`, { hint: Hints.layer });
+  }
   if (entry.type === 'symlink' && (entry.linkname.length === 0 || entry.linkname.length > MAX_PATH_BYTES)) {
     throw new BadInputError(`${what}: the symlink target is ${entry.linkname.length} bytes; Linux needs 1 to ${MAX_PATH_BYTES}`, { hint: Hints.layer });
   }
