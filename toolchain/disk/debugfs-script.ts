@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { makeMode } from '../cpio/file-mode.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { displayPath, type ByteString } from '../paths/byte-string.ts';
+import { ContentReader } from '../tree/content.ts';
 import type { Inode } from '../tree/inode.ts';
 import type { RootfsTree } from '../tree/rootfs-tree.ts';
 import { clampTime } from './reproducible-fields.ts';
@@ -59,8 +60,12 @@ export async function writeDebugfsScript(tree: RootfsTree, workDir: string, sour
   const hasLostAndFound = tree.root.children!.get(LOST_AND_FOUND);
   if (!hasLostAndFound?.children) script.lines.push(`rmdir /${LOST_AND_FOUND}`);
   // Pass 1: every name; non-directories get their fields at once.
-  for (const { path, node } of tree.walk()) {
-    if (path !== '') await script.createName(path, node.inode, Boolean(node.children));
+  try {
+    for (const { path, node } of tree.walk()) {
+      if (path !== '') await script.createName(path, node.inode, Boolean(node.children));
+    }
+  } finally {
+    script.reader.close();
   }
   // Pass 2: directories, by absolute path, after all their children exist.
   for (const { path, node } of tree.walk()) {
@@ -81,6 +86,8 @@ class ScriptBuilder {
   private readonly links = new Map<Inode, number>();
   private readonly xattrFiles = new Map<string, string>();
   private cwd: ByteString | null = null;
+  /** File contents are copied to the staged files in bounded chunks, from memory or a spill file. */
+  readonly reader = new ContentReader();
 
   constructor(private readonly workDir: string, private readonly sourceDateEpoch: number | undefined, private readonly createdAt: number) {
     this.emptyFile = join(workDir, 'empty');
@@ -126,7 +133,7 @@ class ScriptBuilder {
         let source = this.emptyFile;
         if (inode.size > 0) {
           source = join(this.workDir, `f${this.fileCount}`);
-          await writeFile(source, inode.content);
+          await writeFile(source, this.reader.chunks(inode));
         }
         this.fileCount++;
         this.lines.push(`write ${quote(source, 'temp file')} ${target}`);

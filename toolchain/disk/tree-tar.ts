@@ -2,11 +2,13 @@
  * The tree as a pax tar stream, for tools that can only build a filesystem
  * from a directory: GNU tar unpacks it into a staging directory with every
  * field (owners, modes, devices, hardlinks, xattrs, mtimes). Headers come
- * from our tar writer; file content is streamed chunk by chunk, so files of
- * any size (over 4 GiB included) never sit in one Buffer.
+ * from our tar writer; file content is streamed chunk by chunk from where the
+ * tree keeps it (tree/content.ts), so files of any size (over 4 GiB included)
+ * never sit in one Buffer.
  */
 import type { ByteString } from '../paths/byte-string.ts';
 import { encodeTar } from '../tar/writer.ts';
+import { ContentReader } from '../tree/content.ts';
 import type { Inode } from '../tree/inode.ts';
 import type { RootfsTree } from '../tree/rootfs-tree.ts';
 import { clampTime } from './reproducible-fields.ts';
@@ -14,6 +16,15 @@ import { clampTime } from './reproducible-fields.ts';
 const BLOCK = 512;
 
 export async function* treeAsTar(tree: RootfsTree, sourceDateEpoch: number | undefined): AsyncGenerator<Buffer> {
+  const reader = new ContentReader();
+  try {
+    yield* entries(tree, sourceDateEpoch, reader);
+  } finally {
+    reader.close();
+  }
+}
+
+function* entries(tree: RootfsTree, sourceDateEpoch: number | undefined, reader: ContentReader): Generator<Buffer> {
   const firstPath = new Map<Inode, ByteString>();
   for (const { path, node } of tree.walk()) {
     const inode = node.inode;
@@ -29,7 +40,7 @@ export async function* treeAsTar(tree: RootfsTree, sourceDateEpoch: number | und
       case 'file': {
         // Header only, claiming the real size; the body follows unbuffered.
         yield encodeTar([{ entry: { path: name, type: 'file', size: inode.size, ...common }, raw: { declaredSize: inode.size } }], { end: false });
-        for (const chunk of inode.content) yield chunk;
+        yield* reader.chunks(inode);
         const pad = (BLOCK - (inode.size % BLOCK)) % BLOCK;
         if (pad) yield Buffer.alloc(pad);
         break;

@@ -1,7 +1,8 @@
 /**
- * The part of a build a no-op never runs: merge the image's layers into one
- * tree, then write the compressed initramfs (and, for a disk rootfs, the
- * ext4/erofs image) into the cache under the build key. build-bundle.ts
+ * The part of a build a no-op never runs: decode the image's layers (or take
+ * them from the layer cache), merge them into one tree of metadata, then
+ * write the compressed initramfs (and, for a disk rootfs, the ext4/erofs
+ * image) into the cache under the build key. build-bundle.ts
  * loads this module only when the bundle is not up to date, so a no-op
  * build does not parse the tar reader, the tree, the cpio writer or the
  * compressors.
@@ -15,25 +16,46 @@ import { writeFileAtomic, writeStreamAtomic } from '../fs/atomic.ts';
 import { encodeSpec } from '../hyperstart/spec.ts';
 import { assembleInitramfs } from '../initramfs/assemble.ts';
 import { addHyperStart } from '../initramfs/hyperstart-files.ts';
-import { applyLayer, type LayerLimits } from '../tree/apply-layer.ts';
+import { readDecodedLayer } from '../layers/decoded-layer.ts';
+import { applyPlacedLayer, type LayerLimits } from '../tree/apply-layer.ts';
+import type { LayerInput } from '../source/image-source.ts';
 import { RootfsTree } from '../tree/rootfs-tree.ts';
 import { AUTO_DISK_THRESHOLD, cacheKeyHex, type BuildContext, type CachedInitramfs } from './build-context.ts';
+import { decodeLayers, type LayerDecoding } from './decode-layers.ts';
 import { imageSpec } from './image-spec.ts';
 
 /** HyperStart finds the root disk as the first virtio-blk device. */
 const ROOT_DISK_DEVICE = '/dev/vda';
 
+/** The image's layers merged into one tree: decoded (or taken from the layer cache) in parallel, applied in order. */
+async function mergeLayers(layers: LayerInput[], decoding: LayerDecoding, limits: LayerLimits, report: (line: string) => void): Promise<RootfsTree> {
+  const tree = new RootfsTree();
+  for (let i = 0; i < layers.length; i++) {
+    const dir = await decoding.layer(i);
+    report(`applying ${layers[i].label}${decoding.reused.has(i) ? ' (decoded before)' : ''}`);
+    applyPlacedLayer(tree, await readDecodedLayer(dir), i, layers[i].label, limits);
+  }
+  return tree;
+}
+
 /** Merge the layers, then write the compressed initramfs (and the disk, for disk rootfs) into the cache. */
 export async function buildRootfsArtifacts(ctx: BuildContext, report: (line: string) => void): Promise<CachedInitramfs> {
   const { opts } = ctx;
-  const image = ctx.image!;
-  const tree = new RootfsTree();
   const limits: LayerLimits = { maxBytes: opts.maxRootfsSize, bytesSoFar: 0 };
-  const layers = image.layers();
-  for (let i = 0; i < layers.length; i++) {
-    report(`applying ${layers[i].label}`);
-    await applyLayer(tree, layers[i].members(), i, layers[i].label, limits);
+  const layers = ctx.image!.layers();
+  const decoding = decodeLayers(layers, { cacheDir: opts.cacheDir, maxBytes: opts.maxRootfsSize, report });
+  try {
+    const tree = await mergeLayers(layers, decoding, limits, report);
+    return await writeArtifacts(ctx, tree, limits, report);
+  } finally {
+    // After the writers: the tree's contents are read from the decoded layers.
+    await decoding.close();
   }
+}
+
+async function writeArtifacts(ctx: BuildContext, tree: RootfsTree, limits: LayerLimits, report: (line: string) => void): Promise<CachedInitramfs> {
+  const { opts } = ctx;
+  const image = ctx.image!;
   const kernel = ctx.kernel!;
   const moduleFiles = await Promise.all(kernel.modules.map(async (m) => ({ name: `${m.name}.ko`, content: await readFile(m.hostPath) })));
   const modulePaths = moduleFiles.map((m) => `/.hyperstart/modules/${m.name}`);

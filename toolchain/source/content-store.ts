@@ -86,7 +86,7 @@ async function followDescriptor(
       manifest!.layers.map((desc, i) => {
         const label = `layer ${i + 1}/${manifest!.layers.length} ${desc.digest} of ${opts.reference}`;
         const diffId = config.diffIds[i];
-        return { label, members: () => layerMembers(readBlob(desc), desc, diffId, label), diffId, blob: { descriptor: desc, read: () => readBlob(desc) } };
+        return { label, members: () => layerMembers(readBlob(desc), desc, diffId, label), diffId };
       }),
     contentKey: opts.contentKey ?? desc.digest,
     blobDigests: [...followed, manifest.config.digest, ...manifest.layers.map((l) => l.digest)],

@@ -1,7 +1,6 @@
 /**
  * The interface every image transport implements: resolve a reference to one image whose layers stream verified.
  */
-import type { Descriptor } from '../image/descriptor.ts';
 import type { Platform } from '../image/platform.ts';
 import type { ImageConfig } from '../image/image-config.ts';
 import type { TarMember } from '../tar/reader.ts';
@@ -13,8 +12,6 @@ export interface LayerInput {
   members(): AsyncIterable<TarMember>;
   /** The layer's diff_id (sha256 of its uncompressed tar), when it has one: decoded layers are cached by it. */
   diffId?: string;
-  /** The compressed blob (read verified, as members() reads it), so the layer can be decoded elsewhere, e.g. in a worker thread. */
-  blob?: { descriptor: Descriptor; read(): AsyncIterable<Buffer> };
 }
 
 /** One platform-specific image, fully described, whose layers stream verified. */
