@@ -30,7 +30,7 @@ include initramfs/hyperstart/hyperstart.mk
 include kernel/kernel.mk
 include supervisor/supervisor.mk
 
-.PHONY: all deps deps-host cli typecheck fixtures demo test bench clean
+.PHONY: all deps deps-host cli typecheck fixtures demo test bench clean fuzz
 
 all: cli hyperstart supervisor
 
@@ -70,6 +70,12 @@ test: deps cli hyperstart supervisor kernel fixtures
 
 bench: deps cli hyperstart supervisor kernel fixtures
 	node --import tsx bench/run.ts
+
+# A long fuzz run with a random seed (printed first); each failing case is printed with its seed.
+# FUZZ_CASES=N for another length; `node --import tsx tests/fuzz/run.ts --case-seed S` reruns one.
+FUZZ_CASES ?= 3000
+fuzz: deps cli hyperstart kernel
+	node --import tsx tests/fuzz/run.ts --cases $(FUZZ_CASES)
 
 clean: hyperstart-clean supervisor-clean
 	rm -rf dist out fixtures/out

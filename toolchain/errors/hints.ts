@@ -26,6 +26,11 @@ export async function withInputHint<T>(hint: string, fn: () => Promise<T>): Prom
   }
 }
 
+/** Archive members (tar): the hint on errors raised while they are listed and while their bodies are read (a truncated gzip shows up mid-body). */
+export async function* hintedMembers<T extends { body: AsyncIterable<Buffer> }>(hint: string, members: AsyncIterable<T>): AsyncGenerator<T> {
+  for await (const member of hintedStream(hint, members)) yield { ...member, body: hintedStream(hint, member.body) };
+}
+
 /** The same for a stream: errors raised while it is read get `hint`. */
 export async function* hintedStream<T>(hint: string, source: AsyncIterable<T>): AsyncGenerator<T> {
   try {

@@ -4,7 +4,7 @@
  * the blob digest and the config's diff_id on the way.
  */
 import { BadInputError } from '../errors/errors.ts';
-import { Hints, hintedStream } from '../errors/hints.ts';
+import { Hints, hintedMembers } from '../errors/hints.ts';
 import { verifyStream } from '../digest/digest.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { layerCompression, type LayerCompression } from '../image/media-types.ts';
@@ -50,7 +50,7 @@ async function peek(source: AsyncIterable<Buffer>, n: number): Promise<{ head: B
  * Every error names the layer (`label`) and carries the layer hint.
  */
 export function readLayer(blob: AsyncIterable<Buffer>, desc: Descriptor, diffId: string, label: string): AsyncGenerator<TarMember> {
-  return hintedStream(Hints.layer, layerMembers(blob, desc, diffId, label));
+  return hintedMembers(Hints.layer, layerMembers(blob, desc, diffId, label));
 }
 
 async function* layerMembers(blob: AsyncIterable<Buffer>, desc: Descriptor, diffId: string, label: string): AsyncGenerator<TarMember> {

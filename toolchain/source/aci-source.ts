@@ -9,7 +9,7 @@
  * digests, bottom first, with the whitelists that filtered them), so
  * replacing a dependency in --aci-path rebuilds.
  */
-import { Hints, hintedStream, withInputHint } from '../errors/hints.ts';
+import { Hints, hintedMembers, withInputHint } from '../errors/hints.ts';
 import { createHash } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import { aciOwners, aciRootfsMembers, scanAci } from '../aci/aci-archive.ts';
@@ -29,7 +29,7 @@ export interface AciSourceOptions {
 function layerInput(step: AciLayerPlan): LayerInput {
   const keep = whitelistFilter(step.whitelists);
   const label = `${step.aci.label} (${step.aci.manifest.name})`;
-  return { label, members: () => hintedStream(Hints.aci, aciRootfsMembers(step.aci.path, label, keep)) };
+  return { label, members: () => hintedMembers(Hints.aci, aciRootfsMembers(step.aci.path, label, keep)) };
 }
 
 export class AciSource implements ImageSource {

@@ -43,6 +43,8 @@ interface Member {
 /** Linux's limits (PATH_MAX and NAME_MAX less the NUL): longer names cannot be created or opened in the guest. */
 export const MAX_PATH_BYTES = 4095;
 export const MAX_NAME_BYTES = 255;
+/** uid_t and gid_t are 32 bits. */
+const MAX_ID = 0xffff_ffff;
 /** Linux's dev_t: a 12-bit major and a 20-bit minor number. */
 const MAX_DEV_MAJOR = 4095;
 const MAX_DEV_MINOR = 1_048_575;
@@ -55,6 +57,9 @@ function checkLinuxLimits(entry: TarEntry, components: ByteString[], what: strin
   }
   const long = components.find((c) => c.length > MAX_NAME_BYTES);
   if (long) throw new BadInputError(`${what}: a name on the path is ${long.length} bytes, more than Linux's ${MAX_NAME_BYTES} (NAME_MAX)`, { hint: Hints.layer });
+  if (entry.uid > MAX_ID || entry.gid > MAX_ID) {
+    throw new BadInputError(`${what}: owner ${entry.uid}:${entry.gid} is out of Linux's 32-bit uid/gid range`, { hint: Hints.layer });
+  }
   if ((entry.type === 'chardev' || entry.type === 'blockdev') && (entry.devmajor > MAX_DEV_MAJOR || entry.devminor > MAX_DEV_MINOR)) {
     throw new BadInputError(`${what}: device ${entry.devmajor}:${entry.devminor} is out of Linux's range (major up to ${MAX_DEV_MAJOR}, minor up to ${MAX_DEV_MINOR})`, { hint: Hints.layer });
   }
