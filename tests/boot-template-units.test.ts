@@ -93,6 +93,23 @@ test('a restored guest link sends S as it starts (the guest will not say H again
   assert.is(link.state, 'running');
 });
 
+test('a disposable link (a template clone) kills the VM as soon as the announced output is in, and keeps the app\'s code', () => {
+  const link = new GuestLink({
+    spec: { args: ['true'], env: [] }, version: '1', tty: false, interactive: false, stopTimeoutMs: 1_000,
+    now: () => 0, startedAt: 0, windowSize: () => undefined, restored: true, disposable: true,
+  });
+  link.start();
+  link.handle({ type: 'control', chunk: encodeFrame('R') });
+  const x = Buffer.alloc(20);
+  x.writeUInt32BE(5, 0);
+  x.writeBigUInt64BE(3n, 4);
+  assert.equal(link.handle({ type: 'control', chunk: encodeFrame('X', x) }).map((a) => a.type), ['set-timer']);
+  const drained = link.handle({ type: 'output', stream: 'stdout', bytes: 3 }).map((a) => a.type);
+  assert.equal(drained, ['clear-timer', 'send', 'kill-vm', 'set-timer'], 'B, then the kill, without waiting for the power-off');
+  const done = link.handle({ type: 'vm-exited', exit: { code: null, signal: 'SIGKILL', diagnostics: '' } }).find((a) => a.type === 'done');
+  assert.equal(done && done.type === 'done' && [done.result.exitCode, done.result.outcome], [5, 'exited']);
+});
+
 test('template store: made whole or not at all, verified before use, a changed file is refused, LRU beyond the cap', async () => {
   const cache = tempDir('tpl-store');
   const store = new TemplateStore(cache);

@@ -95,6 +95,11 @@ export interface LinkConfig {
    * the link sends `S` as it starts.
    */
   restored?: boolean;
+  /**
+   * Nothing in the VM outlives the app (a template clone: read-only disks, no volumes), so once the
+   * announced output is in, the VM is killed at once instead of waiting for HyperStart's power-off.
+   */
+  disposable?: boolean;
 }
 
 type Decided = Omit<LinkResult, 'bootMs' | 'startMs' | 'exitMs'>;
@@ -259,7 +264,10 @@ export class GuestLink {
     this.current = 'powering-off';
     this.send(encodeFrame('B'));
     if (this.vmExit) this.finish({ exitCode: this.report!.code, outcome: 'exited', withConsole: false });
-    else this.emit({ type: 'set-timer', name: 'poweroff', ms: POWEROFF_MS });
+    else {
+      if (this.c.disposable) this.emit({ type: 'kill-vm' });
+      this.emit({ type: 'set-timer', name: 'poweroff', ms: POWEROFF_MS });
+    }
   }
 
   private onSignal(name: StopSignal): void {

@@ -96,6 +96,8 @@ async function converse(o: BootOptions, io: Streams, vm: RunningVm, sockets: Soc
     spec: ready.spec, version: HYPERSTART_VERSION, tty: o.overrides.tty, interactive: o.interactive,
     timeoutMs: o.timeoutMs, stopTimeoutMs: o.stopTimeoutMs, now: Date.now, startedAt: ready.vmStart,
     windowSize: () => terminalSize(io.stdout as NodeJS.WriteStream), restored: ready.restored,
+    // A clone has no volumes (templates are not made for -v) and only read-only disks: nothing to shut down cleanly.
+    disposable: ready.restored,
   });
   const driver = new LinkDriver(link, { ctl, vm, stdin: io.stdin, stderr: io.stderr, tty: o.overrides.tty, verbose: o.verbose });
   const counts = ready.counts;
