@@ -45,6 +45,11 @@ export async function writeStreamAtomic(path: string, source: AsyncIterable<Buff
   await commitTemp(path, (tmp) => pipeline(source, createWriteStream(tmp)));
 }
 
+/** Replace `path` with what `write` puts at the temp path it is given, for writers that need a path or a file descriptor rather than a stream. */
+export async function writeAtomicWith(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  await commitTemp(path, write);
+}
+
 /**
  * Write `source` to a temp file in `dir`, then give it the name `nameAfter()`
  * returns once every byte is written: for content whose name is known only at
