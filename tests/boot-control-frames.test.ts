@@ -6,6 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
 import {
   decodeExitPayload, encodeExitPayload, encodeFrame, encodeSignalPayload, encodeWindowSizePayload, FrameDecoder, GUEST_FRAME_TYPES,
   HELLO_PAYLOAD, HOST_FRAME_TYPES, HYPERSTART_VERSION, MAX_FRAME_PAYLOAD, signalFrame, windowSizeFrame, type Frame,
@@ -94,7 +95,8 @@ test('frame types and the hello text follow PROTOCOL.md', () => {
   assert.equal([...GUEST_FRAME_TYPES], ['H', 'R', 'X', 'F']);
   assert.equal([...HOST_FRAME_TYPES], ['S', 'K', 'W', 'I', 'E', 'B']);
   assert.is(HELLO_PAYLOAD, `hyperstart ${HYPERSTART_VERSION}`);
-  assert.is(HYPERSTART_VERSION, '1');
+  const spec = readFileSync(new URL('../initramfs/hyperstart/PROTOCOL.md', import.meta.url), 'utf8');
+  assert.is(HYPERSTART_VERSION, /^# HyperStart protocol \(version (\d+)\)/.exec(spec)?.[1], 'PROTOCOL.md names the version protocol.ts speaks');
 });
 
 test.run();

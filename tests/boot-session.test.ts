@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { encodeExitPayload } from '../toolchain/hyperstart/protocol.ts';
+import { encodeExitPayload, HELLO_PAYLOAD, HYPERSTART_VERSION } from '../toolchain/hyperstart/protocol.ts';
 import { runBoot, type BootOptions, EXIT_TIMEOUT, EXIT_STOP_KILLED } from '../toolchain/boot/session.ts';
 import { decodeSpecRecords } from '../toolchain/hyperstart/spec.ts';
 import { BadInputError } from '../toolchain/errors/errors.ts';
@@ -39,7 +39,7 @@ const X = (code: number, stdoutBytes: number, stderrBytes: number) => encodeExit
 
 /** The usual start: H, receive S, R, receive E (stdin closed). Returns the spec records. */
 async function handshake(g: Parameters<GuestScript>[0]) {
-  g.send('H', Buffer.from('hyperstart 1'));
+  g.send('H', Buffer.from(HELLO_PAYLOAD));
   const s = await g.next();
   assert.is(s.type, 'S');
   g.send('R');
@@ -91,16 +91,16 @@ test('default network is user-mode: eth0 10.0.2.15/24 via 10.0.2.2, dns 10.0.2.3
 
 test('a HyperStart speaking another protocol version is refused → 125', async () => {
   const { result } = await boot(async (g) => {
-    g.send('H', Buffer.from('hyperstart 2'));
+    g.send('H', Buffer.from('hyperstart 99'));
     await g.killed;
   });
   assert.is(result.exitCode, 125);
-  assert.match(result.message!, /speaks protocol 2, this hyperbuild speaks 1/);
+  assert.match(result.message!, `speaks protocol 99, this hyperbuild speaks ${HYPERSTART_VERSION}`);
 });
 
 test('F: HyperStart failure → 125 with its message', async () => {
   const { result } = await boot(async (g) => {
-    g.send('H', Buffer.from('hyperstart 1'));
+    g.send('H', Buffer.from(HELLO_PAYLOAD));
     await g.next();
     g.send('F', Buffer.from('user "bob" not found in /etc/passwd'));
   });
@@ -161,7 +161,7 @@ test('-i: stdin is forwarded as I frames, EOF as E', async () => {
   const stdin = new PassThrough();
   let got = '';
   await boot(async (g) => {
-    g.send('H', Buffer.from('hyperstart 1'));
+    g.send('H', Buffer.from(HELLO_PAYLOAD));
     await g.next();
     g.send('R');
     stdin.write('hello ');

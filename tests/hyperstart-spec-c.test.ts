@@ -3,7 +3,8 @@
  * C spec parser (initramfs/hyperstart/spec.c + protocol.c) on hostile input —
  * truncated records, huge lengths, NULs inside values, unknown keys, empty
  * input, random mutations — against what protocol.ts encodes and decodes; the
- * C frame and payload codecs against protocol.ts; and the C layering (no
+ * C frame and payload codecs against protocol.ts; the fresh records of protocol
+ * 2 (`time`, `entropy`: bounds, overflow, lying lengths); and the C layering (no
  * call cycle between HyperStart's files, util.c and log.c call no upper layer).
  *
  * The driver (initramfs/hyperstart/test/protocol-driver.c) is built with the
@@ -17,8 +18,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  decodeSpecRecords, encodeExitPayload, encodeFrame, encodeSpec, GUEST_FRAME_TYPES, HELLO_PAYLOAD, HOST_FRAME_TYPES,
-  HYPERSTART_VERSION, PORT_NAMES, SPEC_HEADER, signalFrame, windowSizeFrame, FRAME_HEADER_BYTES, type HyperStartSpec,
+  decodeSpecRecords, encodeExitPayload, encodeFrame, encodeSpec, encodeTime, ENTROPY_BYTES, GUEST_FRAME_TYPES, HELLO_PAYLOAD, HOST_FRAME_TYPES,
+  HYPERSTART_VERSION, MAX_TIME_NS, PORT_NAMES, SPEC_HEADER, signalFrame, windowSizeFrame, FRAME_HEADER_BYTES, type HyperStartSpec,
 } from '../toolchain/hyperstart/protocol.ts';
 import { cCallGraph, graphCycles, reachable } from './helpers/c-calls.ts';
 
@@ -60,6 +61,8 @@ interface Parsed {
   volumes: { tag: string; readonly: number; path: string }[];
   xattrs: { path: string; name: string; value: string }[];
   rootdisk: string | null; rootfstype: string | null;
+  /** Nanoseconds as decimal text; entropy as hex. */
+  time: string | null; entropy: string | null;
 }
 type Verdict = Parsed | { ok: false; error: string };
 
@@ -89,7 +92,7 @@ const specOf = (...records: (Buffer | string)[]) => Buffer.concat([Buffer.from(S
 
 const empty: Parsed = {
   ok: true, args: [], env: [], dns: [], modules: [], workdir: null, user: null, hostname: null, net: null,
-  tty: 0, volumes: [], xattrs: [], rootdisk: null, rootfstype: null,
+  tty: 0, volumes: [], xattrs: [], rootdisk: null, rootfstype: null, time: null, entropy: null,
 };
 
 /** What spec.c must make of decoded records (PROTOCOL.md): string values end at a NUL, xattr values keep every byte. */
@@ -116,10 +119,19 @@ function expected(records: { key: string; value: Buffer }[]): Verdict {
       if (z < 0) return { ok: false, error: 'spec: malformed rootdisk record' };
       p.rootdisk = cut(value.subarray(0, z));
       p.rootfstype = cut(value.subarray(z + 1));
+    } else if (key === 'time') {
+      const text = value.toString('latin1');
+      if (!/^[0-9]{1,20}$/.test(text) || BigInt(text) > MAX_TIME_NS) return { ok: false, error: 'spec: malformed time record' };
+      p.time = BigInt(text).toString();
+    } else if (key === 'entropy') {
+      if (value.length < ENTROPY_BYTES.min || value.length > ENTROPY_BYTES.max) return { ok: false, error: ENTROPY_ERROR };
+      p.entropy = value.toString('hex');
     }
   }
   return p;
 }
+
+const ENTROPY_ERROR = 'spec: entropy record must hold 32 to 512 bytes';
 
 /** A refusal of the record framing itself (what decodeSpecRecords also refuses). */
 const FRAMING_ERROR = /^spec: (bad header \(expected 'hyperstart-spec 1'\)|truncated record header|malformed record (header|key|length)|record overruns the spec)$/;
@@ -149,6 +161,9 @@ const rich: HyperStartSpec = {
   modules: ['/.hyperstart/modules/virtio_pci.ko', '/.hyperstart/modules/virtio_console.ko'],
   xattrs: [{ path: '/usr/bin/ping', name: 'security.capability', value: Buffer.from([1, 0, 0, 2, 0x20, 0, 0, 0, 0, 0, 0x0a, 0]) }],
   rootDisk: { device: '/dev/vda', fsType: 'ext4' },
+  realtimeNs: 1_764_579_600_123_456_789n,
+  // Every byte value, newlines and NULs included: entropy is binary.
+  entropy: Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37 + 10) & 0xff)),
 };
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -164,7 +179,7 @@ test('round trip: everything encodeSpec writes is what spec_parse reads', () => 
     workdir: h('/srv/app dir'), user: h('1000:extra'), hostname: h('box'), net: h('eth0 10.0.2.15/24 10.0.2.2'), tty: 1,
     volumes: [{ tag: h('vol0'), readonly: 1, path: h('/data') }, { tag: h('vol1'), readonly: 0, path: h('/rw space') }],
     xattrs: [{ path: h('/usr/bin/ping'), name: h('security.capability'), value: h(rich.xattrs![0].value) }],
-    rootdisk: h('/dev/vda'), rootfstype: h('ext4'),
+    rootdisk: h('/dev/vda'), rootfstype: h('ext4'), time: '1764579600123456789', entropy: h(rich.entropy!),
   });
   assert.equal(parse(encodeSpec({ args: ['true'], env: [], tty: false, network: { mode: 'none' } })), { ...empty, args: [h('true')], net: h('none') });
 });
@@ -185,8 +200,8 @@ test('truncated at every byte: refused unless cut exactly at a record boundary',
     assertAgrees(p, verdicts[n], `prefix of ${n} bytes`);
     if (verdicts[n].ok) accepted++;
   });
-  // The header alone, then one more for each record (5 args, 3 env, workdir, user, hostname, tty, net, 2 dns, 2 volumes, 2 modules, 1 xattr, rootdisk).
-  assert.is(accepted, 1 + 21);
+  // The header alone, then one more for each record (5 args, 3 env, workdir, user, hostname, tty, net, 2 dns, 2 volumes, 2 modules, 1 xattr, rootdisk, time, entropy).
+  assert.is(accepted, 1 + 23);
 });
 
 test('huge and lying lengths are refused without reading past the end', () => {
@@ -258,6 +273,51 @@ test('tty is on only for the value "1"; repeated single keys keep the last value
   assert.equal(parse(specOf(rec('user', 'a'), rec('user', 'b'), rec('hostname', 'h1'), rec('hostname', 'h2'))), { ...empty, user: h('b'), hostname: h('h2') });
 });
 
+test('time: decimal nanoseconds up to 2^64-1; anything else is refused, never wrapped', () => {
+  const max = MAX_TIME_NS.toString(); // 18446744073709551615
+  const good: [string, string][] = [['0', '0'], ['1', '1'], ['0000000000000000001', '1'], [max, max], ['1764579600123456789', '1764579600123456789']];
+  const bad = ['', '18446744073709551616', '99999999999999999999', '000000000000000000001', '-1', '+1', '1.5', '1e9', ' 1', '1 ', '1\n', '0x10', '\u0661', '1\0'];
+  const got = parseAll([...good.map(([v]) => specOf(rec('time', v))), ...bad.map((v) => specOf(rec('time', v)))]);
+  good.forEach(([v, ns], i) => assert.equal(got[i], { ...empty, time: ns }, JSON.stringify(v)));
+  bad.forEach((v, i) => assert.equal(got[good.length + i], { ok: false, error: 'spec: malformed time record' }, JSON.stringify(v)));
+  // The decoder alone (protocol.c), on the same values, and what protocol.ts writes for them.
+  const decoded = JSON.parse(runDriver(['--time', ...good.map(([v]) => v), '20000000000000000000', 'x']));
+  assert.equal(decoded, [...good.map(([, ns]) => [0, ns]), [-1], [-1]]);
+  for (const ns of [0n, 1n, 1_764_579_600_123_456_789n, MAX_TIME_NS]) assert.is(encodeTime(ns).toString(), ns.toString());
+  assert.throws(() => encodeTime(-1n), /outside/);
+  assert.throws(() => encodeTime(MAX_TIME_NS + 1n), /outside/);
+  // Repeated: the last one counts, as for every single-valued key.
+  assert.equal(parse(specOf(rec('time', '5'), rec('time', '7'))), { ...empty, time: '7' });
+});
+
+test('entropy: 32 to 512 bytes of anything; shorter, longer and lying lengths are refused', () => {
+  const bytes = (n: number, seed = 1) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + seed * 17) & 0xff));
+  const sizes = [0, 1, 31, 32, 33, 64, 511, 512, 513, 4096, 65536];
+  const got = parseAll(sizes.map((n) => specOf(rec('entropy', bytes(n)))));
+  sizes.forEach((n, i) => {
+    const ok = n >= ENTROPY_BYTES.min && n <= ENTROPY_BYTES.max;
+    assert.equal(got[i], ok ? { ...empty, entropy: bytes(n).toString('hex') } : { ok: false, error: ENTROPY_ERROR }, `${n} bytes`);
+  });
+  // NULs and newlines inside are data; a record may follow; the last entropy record counts.
+  const nasty = Buffer.concat([Buffer.from('\n\0entropy 5\n'), bytes(40)]);
+  assert.equal(parse(specOf(rec('entropy', bytes(32, 2)), rec('entropy', nasty), rec('arg', 'x'))), { ...empty, args: [h('x')], entropy: nasty.toString('hex') });
+  // Lengths that lie about the value: refused by the framing before the meaning is looked at.
+  const lying: [string, string][] = [
+    [`entropy 64\n${'e'.repeat(63)}\n`, 'spec: record overruns the spec'],
+    [`entropy 64\n${'e'.repeat(65)}\n`, 'spec: record overruns the spec'],
+    ['entropy 18446744073709551616\nx\n', 'spec: malformed record length'],
+    [`entropy 4294967328\n${'e'.repeat(32)}\n`, 'spec: malformed record length'], // 2^32 + 32: would pass a 32-bit check
+  ];
+  const verdicts = parseAll(lying.map(([body]) => specOf(body)));
+  lying.forEach(([body, error], i) => {
+    assert.equal(verdicts[i], { ok: false, error }, body.slice(0, 30));
+    assertAgrees(specOf(body), verdicts[i], body.slice(0, 30));
+  });
+  // What protocol.ts refuses to write, the guest refuses to read.
+  assert.throws(() => encodeSpec({ args: ['x'], env: [], entropy: bytes(31) }), /outside 32\.\.512/);
+  assert.throws(() => encodeSpec({ args: ['x'], env: [], entropy: bytes(513) }), /outside 32\.\.512/);
+});
+
 /** Deterministic PRNG, so a failing case is reproducible from its seed. */
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
@@ -269,11 +329,21 @@ function rng(seed: number): () => number {
 
 /** A random spec: known and unknown keys, values with NULs and newlines. */
 function randomSpec(rand: () => number): Buffer {
-  const keys = ['arg', 'env', 'workdir', 'user', 'hostname', 'tty', 'net', 'dns', 'volume', 'module', 'xattr', 'rootdisk', 'zz', 'x'];
+  const keys = ['arg', 'env', 'workdir', 'user', 'hostname', 'tty', 'net', 'dns', 'volume', 'module', 'xattr', 'rootdisk', 'time', 'entropy', 'zz', 'x'];
   const alphabet = ['a', '/', '\0', '\n', ' ', '1', 'rw', 'ro', '\xff', '='];
   const records: Buffer[] = [];
   for (let i = Math.floor(rand() * 8); i > 0; i--) {
     const key = keys[Math.floor(rand() * keys.length)];
+    if (key === 'entropy' && rand() < 0.7) {
+      // Around the bounds (31, 32, 512, 513 bytes), any byte values.
+      const n = [0, 31, 32, 33, 64, 511, 512, 513][Math.floor(rand() * 8)];
+      records.push(rec(key, Buffer.from(Array.from({ length: n }, () => Math.floor(rand() * 256)))));
+      continue;
+    }
+    if (key === 'time' && rand() < 0.5) {
+      records.push(rec(key, String(Math.floor(rand() * 1e15)) + '0'.repeat(Math.floor(rand() * 8))));
+      continue;
+    }
     let v = '';
     for (let j = Math.floor(rand() * 12); j > 0; j--) v += alphabet[Math.floor(rand() * alphabet.length)];
     records.push(rec(key, v));
@@ -325,6 +395,7 @@ test('the C protocol constants and codecs are those of protocol.ts', () => {
   assert.equal(c.kill, [0, 15, -1]);
   assert.is(signalFrame(15).subarray(FRAME_HEADER_BYTES).toString('hex'), '0000000f');
   assert.equal(c.winsize, [0, 33, 300, -1]);
+  assert.equal(c.entropyBytes, [ENTROPY_BYTES.min, ENTROPY_BYTES.max]);
   assert.is(windowSizeFrame(33, 300).subarray(FRAME_HEADER_BYTES).toString('hex'), '0021012c');
 });
 

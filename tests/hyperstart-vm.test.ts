@@ -21,6 +21,7 @@ import {
   decodeExitPayload, encodeFrame, encodeSignalPayload, encodeSpec, encodeWindowSizePayload, FrameDecoder, HELLO_PAYLOAD, PORT_NAMES,
   type HostFrameType, type HyperStartSpec,
 } from '../toolchain/hyperstart/protocol.ts';
+import { guestFreshness } from '../toolchain/boot/guest-freshness.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
 import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
 
@@ -124,8 +125,8 @@ interface Host {
   qemuArgs?: string[];
 }
 
-/** Boot with the three hyperbuild ports and answer H with `runtime`. */
-async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeoutMs = 90_000): Promise<Result> {
+/** Boot with the three hyperbuild ports and answer H with `runtime` (made at H when a function, as hyperbuild does). */
+async function bootCtl(initrd: string, runtime: Buffer | (() => Buffer), host: Host = {}, timeoutMs = 90_000): Promise<Result> {
   const dir = fs.mkdtempSync(path.join(tmp, 'vm-'));
   const ports = { ctl: PORT_NAMES.ctl, stdout: PORT_NAMES.out, stderr: PORT_NAMES.err };
   const names = Object.keys(ports) as (keyof typeof ports)[];
@@ -149,7 +150,7 @@ async function bootCtl(initrd: string, runtime: Buffer, host: Host = {}, timeout
         sock.on('data', (d) => {
           for (const { type, payload } of decoder.push(d)) {
             res.frames.push(type);
-            if (type === 'H') { res.hello = payload.toString(); send('S', runtime); }
+            if (type === 'H') { res.hello = payload.toString(); send('S', typeof runtime === 'function' ? runtime() : runtime); }
             if (type === 'X') {
               const x = decodeExitPayload(payload);
               res.code = x.code;
@@ -244,12 +245,19 @@ test.after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-t('console mode: spec file app, output and "hyperstart: exit CODE" on the console', async () => {
-  const initrd = makeInitrd('console', { args: ['sh', '-c', 'echo console-out; echo console-err >&2; exit 42'], env: ['PATH=/bin'], hostname: 'box' });
+t('console mode: spec file app, output and "hyperstart: exit CODE" on the console; the file\'s time and entropy are ignored', async () => {
+  const initrd = makeInitrd('console', {
+    args: ['sh', '-c', 'echo console-out; echo console-err >&2; echo "year=$(date -u +%Y)"; exit 42'], env: ['PATH=/bin'], hostname: 'box',
+    // 2040-01-01: a bundle's spec file is the same bytes in every VM, so HyperStart takes neither record from it.
+    realtimeNs: 2_208_988_800n * 1_000_000_000n, entropy: Buffer.alloc(64, 7),
+  });
   const r = await bootConsole(initrd);
   assert.is(r.code, 42, r.console);
   assert.match(r.console, 'console-out');
   assert.match(r.console, 'console-err');
+  // Without a host the clock is QEMU's RTC, which starts at the host's time.
+  assert.match(r.console, `year=${new Date().getUTCFullYear()}`);
+  assert.not.match(r.console, 'hyperstart: entropy:');
 });
 
 t('ctl mode: H S R X B, stdout/stderr separated and counted, env/workdir/user', async () => {
@@ -371,6 +379,60 @@ t('ctl mode: net — eth0 address, default route, resolv.conf, lo', async () => 
   assert.is(r.fail, undefined, r.console);
   assert.is(r.code, 0, r.console + r.stderr);
   assert.is(r.stdout, 'inet 10.0.2.15/24\ndefault via 10.0.2.2 dev eth0 \nnameserver 10.0.2.3\nnameserver 1.1.1.1\ninet 127.0.0.1/8\n', r.stderr);
+});
+
+/** The app's view of its clock and RNG: seconds, the pool's credited bits, 32 bytes of /dev/urandom. */
+const FRESH_PROBE = 'date -u +%s; cat /proc/sys/kernel/random/entropy_avail; head -c 32 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo';
+
+/** Boot with `runtime`, noting the host's wall clock when S goes out and when the app's output is in. */
+async function bootTimed(runtime: Buffer | (() => Buffer), qemuArgs: string[]) {
+  let sentAt = 0;
+  let outAt = 0;
+  const r = await bootCtl(ctlInitrd, runtime, {
+    qemuArgs,
+    onFrame: (type) => { if (type === 'H') sentAt = Date.now(); }, // called right after S was written
+    onStdout: (so) => { if (!outAt && so.split('\n').length > 3) outAt = Date.now(); },
+  });
+  const [seconds, bits, bytes] = r.stdout.trim().split('\n');
+  return { r, seconds: Number(seconds), bits: Number(bits), bytes, sentAt, outAt };
+}
+
+// The RTC says 2001: a clock that is right afterwards was set by HyperStart, not read from the RTC.
+const OLD_RTC = ['-rtc', 'base=2001-01-01T00:00:00'];
+
+t('ctl mode: the clock is the time S carries, not the RTC', async () => {
+  // A time no RTC here shows: 2040-01-01T00:00:00Z.
+  const T = 2_208_988_800;
+  const { r, seconds, sentAt, outAt } = await bootTimed(rt({ ...sh(FRESH_PROBE), realtimeNs: BigInt(T) * 1_000_000_000n, entropy: Buffer.alloc(64, 1) }), OLD_RTC);
+  assert.is(r.code, 0, r.console + r.stderr);
+  assert.match(r.console, `hyperstart: time: clock set to the host's, ${T}.000000000`);
+  // Set at S, read by the app before its output reached us: at most that much later.
+  assert.ok(seconds >= T && seconds <= T + Math.ceil((outAt - sentAt) / 1000), `guest ${seconds}, sent ${T}, ${outAt - sentAt} ms from S to output`);
+});
+
+t('ctl mode: hyperbuild\'s clock and entropy: host time, CRNG seeded and ready before the app, two boots differ', async () => {
+  const boots = [];
+  // Clock and entropy taken when S goes out, as GuestLink does.
+  for (let i = 0; i < 2; i++) boots.push(await bootTimed(() => rt({ ...sh(FRESH_PROBE), ...guestFreshness() }), OLD_RTC));
+  for (const { r, seconds, bits, bytes, sentAt, outAt } of boots) {
+    assert.is(r.code, 0, r.console + r.stderr);
+    assert.ok(seconds >= Math.floor(sentAt / 1000) - 1 && seconds <= Math.ceil(outAt / 1000), `guest ${seconds}, host ${sentAt / 1000}..${outAt / 1000}`);
+    // Both ioctls succeeded (a failure is an F frame), and the pool is full: the CRNG is initialised.
+    assert.match(r.console, 'hyperstart: entropy: 64 bytes from the host credited, crng reseeded');
+    assert.is(bits, 256, 'entropy_avail: the input pool credited in full');
+    assert.match(bytes, /^[0-9a-f]{64}$/);
+  }
+  assert.is.not(boots[0].bytes, boots[1].bytes);
+});
+
+t('ctl mode: a malformed time or short entropy record in S → F, and the app never starts', async () => {
+  const bad = (key: string, value: Buffer) => Buffer.concat([rt(sh('echo never')), Buffer.from(`${key} ${value.length}\n`), value, Buffer.from('\n')]);
+  for (const [spec, message] of [[bad('time', Buffer.from('soon')), 'malformed time record'], [bad('entropy', Buffer.alloc(16)), 'entropy record must hold 32 to 512 bytes']] as const) {
+    const r = await bootCtl(ctlInitrd, spec);
+    assert.match(r.fail ?? '', `runtime spec: spec: ${message}`, r.console);
+    assert.not.ok(r.frames.includes('R'));
+    assert.is(r.stdout, '');
+  }
 });
 
 t('rootdisk: read-only ext4 root with a tmpfs overlay, switched to as /', async () => {

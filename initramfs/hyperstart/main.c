@@ -94,7 +94,8 @@ static void boot(struct spec *spec)
 	apply_xattrs(spec);
 }
 
-/* Step 7: H, then the runtime spec from S replaces the image's runtime keys. */
+/* Step 7: H, then S: the host's clock and entropy, and the runtime keys
+ * replacing the image's. */
 static void handshake(struct spec *spec)
 {
 	channel_wait_host();
@@ -106,8 +107,10 @@ static void handshake(struct spec *spec)
 	struct spec rt = {0};
 	if (!rs || (err = spec_parse(&rt, (const char *)rs, len)))
 		hs_fail("runtime spec: %s", rs ? err : "not received");
-	spec_take_runtime(spec, &rt);
 	hs_log("runtime spec received (%u bytes)", len);
+	/* Only from S: the spec file is the same bytes in every VM of a bundle. */
+	fresh_apply(&rt);
+	spec_take_runtime(spec, &rt);
 }
 
 /* Step 10: X, then wait for B (the host has all the output) before power off. */

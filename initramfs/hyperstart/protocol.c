@@ -1,5 +1,5 @@
 /* Codecs of the host<->guest protocol (protocol.h, PROTOCOL.md): frame
- * headers, the X, K and W payloads, and spec record framing. The host side is
+ * headers, the X, K and W payloads, spec record framing and `time` values. The host side is
  * toolchain/hyperstart/protocol.ts; test/protocol-driver.c checks that both
  * agree (tests/hyperstart-spec-c.test.ts). */
 #include <string.h>
@@ -114,4 +114,21 @@ int spec_record_next(const char *buf, size_t len, size_t *pos, struct spec_recor
 int spec_record_is(const struct spec_record *r, const char *name)
 {
 	return r->klen == strlen(name) && !memcmp(r->key, name, r->klen);
+}
+
+int spec_time_decode(const char *v, size_t n, uint64_t *ns)
+{
+	uint64_t t = 0;
+	if (n == 0 || n > 20)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		unsigned d = (unsigned)(v[i] - '0');
+		if (t > (UINT64_MAX - d) / 10)
+			return -1;
+		t = t * 10 + d;
+	}
+	*ns = t;
+	return 0;
 }

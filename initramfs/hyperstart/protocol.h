@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* version.ts HYPERSTART_VERSION; the H payload is HS_VERSION. */
-#define HS_PROTOCOL_VERSION "1"
+#define HS_PROTOCOL_VERSION "2"
 #define HS_VERSION "hyperstart " HS_PROTOCOL_VERSION
 
 /* Files in the initramfs (PROTOCOL.md "Files in the initramfs"). */
@@ -69,6 +69,12 @@ int winsize_payload_decode(const unsigned char *p, uint32_t len,
 #define SPEC_KEY_MODULE "module"
 #define SPEC_KEY_XATTR "xattr"
 #define SPEC_KEY_ROOTDISK "rootdisk"
+/* Fresh records (PROTOCOL.md "Clock and entropy"): honoured only in the runtime spec. */
+#define SPEC_KEY_TIME "time"
+#define SPEC_KEY_ENTROPY "entropy"
+/* entropy: the value's length in bytes, both bounds included (spec.ts ENTROPY_BYTES). */
+#define SPEC_ENTROPY_MIN 32
+#define SPEC_ENTROPY_MAX 512
 
 struct spec_record {
 	const char *key, *value; /* point into the buffer; value may hold any byte */
@@ -81,5 +87,8 @@ int spec_record_next(const char *buf, size_t len, size_t *pos, struct spec_recor
 		     const char **err);
 /* Does record r have key `name`? */
 int spec_record_is(const struct spec_record *r, const char *name);
+/* A `time` value: decimal nanoseconds since the Unix epoch, 1 to 20 digits,
+ * at most UINT64_MAX (spec.ts encodeTime). 0 and *ns set, or -1 when malformed. */
+int spec_time_decode(const char *v, size_t n, uint64_t *ns);
 
 #endif

@@ -87,6 +87,24 @@ static const char *set_rootdisk(struct spec *s, const struct spec_record *r)
 	return NULL;
 }
 
+static const char *set_time(struct spec *s, const struct spec_record *r)
+{
+	if (spec_time_decode(r->value, r->vlen, &s->time_ns) < 0)
+		return "spec: malformed time record";
+	s->has_time = 1;
+	return NULL;
+}
+
+static const char *set_entropy(struct spec *s, const struct spec_record *r)
+{
+	if (r->vlen < SPEC_ENTROPY_MIN || r->vlen > SPEC_ENTROPY_MAX)
+		return "spec: entropy record must hold 32 to 512 bytes";
+	free(s->entropy.data);
+	s->entropy.data = str(r->value, r->vlen);
+	s->entropy.len = r->vlen;
+	return NULL;
+}
+
 /* What one record means; NULL, or an error for a malformed value. */
 static const char *apply(struct spec *s, const struct spec_record *r)
 {
@@ -115,6 +133,10 @@ static const char *apply(struct spec *s, const struct spec_record *r)
 		return add_xattr(s, r);
 	else if (IS(SPEC_KEY_ROOTDISK))
 		return set_rootdisk(s, r);
+	else if (IS(SPEC_KEY_TIME))
+		return set_time(s, r);
+	else if (IS(SPEC_KEY_ENTROPY))
+		return set_entropy(s, r);
 	return NULL;
 #undef IS
 }

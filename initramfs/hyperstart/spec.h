@@ -7,6 +7,7 @@
 #define HYPERSTART_SPEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -30,6 +31,10 @@ struct spec {
 	char **modules; size_t nmodules;
 	struct xattr_rec *xattrs; size_t nxattrs;
 	char *rootdisk_dev, *rootdisk_fstype;
+	/* Fresh records: used only from the runtime spec (fresh.c). */
+	int has_time;
+	uint64_t time_ns;
+	struct blob entropy; /* data NULL when absent */
 };
 
 /* Parse buf into s (which must be zeroed). Returns NULL or an error message. */

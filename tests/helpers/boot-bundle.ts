@@ -17,6 +17,7 @@ import { readBundleManifest } from '../../toolchain/bundle/open-bundle.ts';
 import { writeBundle } from '../../toolchain/bundle/write-bundle.ts';
 import { sha256Digest } from '../../toolchain/digest/digest.ts';
 import { encodeSpec } from '../../toolchain/hyperstart/spec.ts';
+import { HYPERSTART_VERSION } from '../../toolchain/hyperstart/version.ts';
 import { resolveKernel } from '../../toolchain/kernel/resolve-kernel.ts';
 import { defaultCacheDir } from '../../toolchain/cache/cache-dir.ts';
 
@@ -168,7 +169,7 @@ export async function makeTestBundle(opts: TestBundleOptions): Promise<TestBundl
     kernel: { ...file(kernelName), kind: kernel.kind === 'hyperkernel' ? 'hyperkernel' : 'debian-cloud', format: kernel.format, pvh: kernel.pvh, modular: kernel.modular },
     initramfs: { ...file('initramfs.cpio.gz'), compression: 'gzip', uncompressedSize },
     cmdline: 'rdinit=/.hyperstart/init',
-    hyperstart: { version: '1', digest: sha256Digest(readFileSync(init)) },
+    hyperstart: { version: HYPERSTART_VERSION, digest: sha256Digest(readFileSync(init)) },
     rootfsBytes: uncompressedSize,
     buildKey: sha256Digest('test bundle'),
   };

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest } from '../../toolchain/bundle/manifest.ts';
 import { writeBundle } from '../../toolchain/bundle/write-bundle.ts';
 import { sha256Digest } from '../../toolchain/digest/digest.ts';
-import { encodeFrame, FrameDecoder, type Frame } from '../../toolchain/hyperstart/protocol.ts';
+import { encodeFrame, FrameDecoder, HYPERSTART_VERSION, type Frame } from '../../toolchain/hyperstart/protocol.ts';
 import { chooseAccel, type AccelDecision, type AccelProbe, type AccelRequest } from '../../toolchain/boot/accel.ts';
 import { QEMU_CAPABILITIES } from '../../toolchain/boot/backends/qemu.ts';
 import type { Hypervisor, HypervisorCapabilities, LaunchPlan, LaunchRequest, RunningVm, VmExit } from '../../toolchain/boot/hypervisor.ts';
@@ -134,7 +134,7 @@ export async function writeFakeBundle(
     kernel: { ...file('vmlinux', 'not a kernel'), kind: 'hyperkernel', format: 'vmlinux', pvh: true, modular: false, ...kernel },
     initramfs: { ...file('initramfs.cpio.gz', 'not an initramfs'), compression: 'gzip', uncompressedSize: 100 },
     cmdline: 'rdinit=/.hyperstart/init',
-    hyperstart: { version: '1', digest: sha256Digest('fake hyperstart') },
+    hyperstart: { version: HYPERSTART_VERSION, digest: sha256Digest('fake hyperstart') },
     rootfsBytes: 0,
     buildKey: sha256Digest('fake build'),
   };

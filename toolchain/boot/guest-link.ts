@@ -22,6 +22,7 @@ import {
   decodeExitPayload, encodeFrame, encodeSpec, FrameDecoder, signalFrame, windowSizeFrame,
   type ExitReport, type Frame, type HyperStartSpec,
 } from '../hyperstart/protocol.ts';
+import { guestFreshness } from './guest-freshness.ts';
 import { describeVmExit, type VmExit } from './hypervisor.ts';
 
 export const EXIT_TIMEOUT = 124;
@@ -202,7 +203,8 @@ export class GuestLink {
   }
 
   private sendSpec(): void {
-    this.send(encodeFrame('S', encodeSpec(this.c.spec)));
+    // Clock and entropy are taken now, for a cold boot and a template clone alike (guest-freshness.ts).
+    this.send(encodeFrame('S', encodeSpec({ ...this.c.spec, ...guestFreshness() })));
     this.current = 'spec-sent';
   }
 

@@ -10,7 +10,13 @@ export const SPEC_HEADER = 'hyperstart-spec 1\n';
 export const SPEC_KEYS = {
   arg: 'arg', env: 'env', workdir: 'workdir', user: 'user', hostname: 'hostname', tty: 'tty',
   net: 'net', dns: 'dns', volume: 'volume', module: 'module', xattr: 'xattr', rootdisk: 'rootdisk',
+  time: 'time', entropy: 'entropy',
 } as const;
+
+/** Bounds of an `entropy` value in bytes, both included (protocol.h SPEC_ENTROPY_MIN/MAX). */
+export const ENTROPY_BYTES = { min: 32, max: 512 } as const;
+/** Largest `time` value: nanoseconds since the epoch as a u64 (protocol.c spec_time_decode). */
+export const MAX_TIME_NS = 2n ** 64n - 1n;
 
 export interface NetworkSpec {
   /** `none`, or an interface address like `10.0.2.15/24` with a gateway. */
@@ -39,6 +45,13 @@ export interface HyperStartSpec {
   /** Byte-string path → xattr name → value. */
   xattrs?: { path: string; name: string; value: Buffer }[];
   rootDisk?: { device: string; fsType: string };
+  /**
+   * Fresh records, honoured only in the runtime spec (PROTOCOL.md "Clock and
+   * entropy"): the host's CLOCK_REALTIME in nanoseconds since the epoch, and
+   * bytes from the host's CSPRNG, both taken when `S` is sent.
+   */
+  realtimeNs?: bigint;
+  entropy?: Buffer;
 }
 
 function record(key: string, value: Buffer): Buffer[] {
@@ -71,7 +84,22 @@ export function encodeSpec(spec: HyperStartSpec): Buffer {
   for (const m of spec.modules ?? []) add(K.module, utf8(m));
   for (const x of spec.xattrs ?? []) add(K.xattr, nulJoin(Buffer.from(x.path, 'latin1'), utf8(x.name), x.value));
   if (spec.rootDisk) add(K.rootdisk, nulJoin(utf8(spec.rootDisk.device), utf8(spec.rootDisk.fsType)));
+  if (spec.realtimeNs !== undefined) add(K.time, encodeTime(spec.realtimeNs));
+  if (spec.entropy) add(K.entropy, checkedEntropy(spec.entropy));
   return Buffer.concat(out);
+}
+
+/** A `time` value: decimal nanoseconds since the Unix epoch. */
+export function encodeTime(ns: bigint): Buffer {
+  if (ns < 0n || ns > MAX_TIME_NS) throw new RangeError(`hyperstart spec: time ${ns} ns is outside 0..2^64-1`);
+  return Buffer.from(ns.toString(), 'latin1');
+}
+
+function checkedEntropy(bytes: Buffer): Buffer {
+  if (bytes.length < ENTROPY_BYTES.min || bytes.length > ENTROPY_BYTES.max) {
+    throw new RangeError(`hyperstart spec: entropy of ${bytes.length} bytes is outside ${ENTROPY_BYTES.min}..${ENTROPY_BYTES.max}`);
+  }
+  return bytes;
 }
 
 /** Decode into raw records (key, value) — used by tests and `inspect`. */

@@ -5,6 +5,7 @@
  *   protocol-driver FILE...     one JSON line per file: spec_parse's verdict
  *                               and, when accepted, everything it parsed
  *   protocol-driver --protocol  the protocol constants and codec samples
+ *   protocol-driver --time V... spec_time_decode's verdict on each argument
  *
  * Strings are printed as hex, so any byte survives. Each input is copied into
  * a buffer of exactly its size: with -fsanitize=address a read past the end
@@ -71,6 +72,15 @@ static void print_records(const struct spec *s)
 	str_or_null(s->rootdisk_dev);
 	fputs(",\"rootfstype\":", stdout);
 	str_or_null(s->rootdisk_fstype);
+	if (s->has_time)
+		printf(",\"time\":\"%llu\"", (unsigned long long)s->time_ns);
+	else
+		fputs(",\"time\":null", stdout);
+	fputs(",\"entropy\":", stdout);
+	if (s->entropy.data)
+		hex(s->entropy.data, s->entropy.len);
+	else
+		fputs("null", stdout);
 }
 
 static void print_spec(const struct spec *s)
@@ -142,13 +152,34 @@ static void print_protocol(void)
 	printf(",\"kill\":[%d,", kill_payload_decode(k, 4, &sig));
 	printf("%d,%d]", sig, kill_payload_decode(k, 3, &sig));
 	printf(",\"winsize\":[%d,", winsize_payload_decode(w, 4, &rows, &cols));
-	printf("%u,%u,%d]}\n", rows, cols, winsize_payload_decode(w, 3, &rows, &cols));
+	printf("%u,%u,%d]", rows, cols, winsize_payload_decode(w, 3, &rows, &cols));
+	printf(",\"entropyBytes\":[%d,%d]}\n", SPEC_ENTROPY_MIN, SPEC_ENTROPY_MAX);
+}
+
+/* --time VALUE...: spec_time_decode on each, one JSON line: [ok, "ns"] or [-1]. */
+static void print_times(int n, char **v)
+{
+	putchar('[');
+	for (int i = 0; i < n; i++) {
+		uint64_t ns = 0;
+		int r = spec_time_decode(v[i], strlen(v[i]), &ns);
+		printf("%s", i ? "," : "");
+		if (r == 0)
+			printf("[0,\"%llu\"]", (unsigned long long)ns);
+		else
+			printf("[%d]", r);
+	}
+	puts("]");
 }
 
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--protocol")) {
 		print_protocol();
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "--time")) {
+		print_times(argc - 2, argv + 2);
 		return 0;
 	}
 	int failed = 0;
