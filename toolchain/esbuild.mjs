@@ -1,7 +1,7 @@
 // Bundles the CLI for bin/hyperbuild: the full oclif CLI (dist/hyperbuild.js) and the lean CLI
 // (dist/lean/, see toolchain/cli/lean/main.ts) that runs `build` without oclif.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 
 const common = {
   bundle: true,
@@ -27,12 +27,20 @@ await build({
 // The lean CLI: the same command classes with @oclif/core replaced by the few pieces they use,
 // split into chunks so that a no-op build parses only what it runs (the registry client,
 // listr2 and the layer/initramfs writers load when a build needs them).
-await rm('dist/lean', { recursive: true, force: true });
+// Built beside dist/lean and swapped in by rename, so a CLI started during a rebuild never finds
+// dist/lean half-written or missing (this script runs under plain node, before toolchain/fs/atomic.ts exists as JS).
+const fresh = `dist/.lean-${process.pid}`;
+const old = `dist/.lean-old-${process.pid}`;
 await build({
   ...common,
   entryPoints: ['toolchain/cli/lean/main.ts'],
-  outdir: 'dist/lean',
+  outdir: fresh,
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   alias: { '@oclif/core': './toolchain/cli/lean/oclif-subset.ts' },
 });
+await rename('dist/lean', old).catch((err) => {
+  if (err.code !== 'ENOENT') throw err;
+});
+await rename(fresh, 'dist/lean');
+await rm(old, { recursive: true, force: true });
