@@ -318,6 +318,21 @@ test('entropy: 32 to 512 bytes of anything; shorter, longer and lying lengths ar
   assert.throws(() => encodeSpec({ args: ['x'], env: [], entropy: bytes(513) }), /outside 32\.\.512/);
 });
 
+test('spec_fresh_encode (for C hosts: the supervisor) writes the bytes encodeSpec writes for time and entropy', () => {
+  const fresh = (ns: bigint, e: Buffer, cap?: number) => Buffer.from(JSON.parse(runDriver(['--fresh', ns.toString(), e.toString('hex'), ...(cap === undefined ? [] : [String(cap)])])), 'hex');
+  const ts = (ns: bigint, e: Buffer) => encodeSpec({ args: [], env: [], realtimeNs: ns, entropy: e }).subarray(SPEC_HEADER.length);
+  for (const [ns, n] of [[0n, 32], [1_764_579_600_123_456_789n, 64], [MAX_TIME_NS, 512]] as const) {
+    const e = Buffer.from(Array.from({ length: n }, (_, i) => (i * 59 + 10) & 0xff));
+    const got = fresh(ns, e);
+    assert.equal(got.toString('hex'), ts(ns, e).toString('hex'), `${ns} ns, ${n} bytes`);
+    // And the guest reads back what it wrote.
+    assert.equal(parse(Buffer.concat([Buffer.from(SPEC_HEADER), got])), { ...empty, time: ns.toString(), entropy: e.toString('hex') });
+  }
+  assert.is(fresh(1n, Buffer.alloc(31)).length, 0, 'too little entropy is refused');
+  assert.is(fresh(1n, Buffer.alloc(513)).length, 0, 'too much entropy is refused');
+  assert.is(fresh(1n, Buffer.alloc(64), 100).length, 0, 'a buffer under SPEC_FRESH_MAX is refused');
+});
+
 /** Deterministic PRNG, so a failing case is reproducible from its seed. */
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;

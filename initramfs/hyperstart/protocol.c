@@ -132,3 +132,46 @@ int spec_time_decode(const char *v, size_t n, uint64_t *ns)
 	*ns = t;
 	return 0;
 }
+
+/* Decimal digits of v at p; returns how many. */
+static size_t put_decimal(unsigned char *p, uint64_t v)
+{
+	unsigned char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (unsigned char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* `KEY LEN\n` at p; returns its length (key short, LEN at most 20 digits). */
+static size_t put_record_header(unsigned char *p, const char *key, size_t len)
+{
+	size_t k = strlen(key);
+	memcpy(p, key, k);
+	p[k] = ' ';
+	k += 1 + put_decimal(p + k + 1, len);
+	p[k] = '\n';
+	return k + 1;
+}
+
+size_t spec_fresh_encode(unsigned char *out, size_t cap, uint64_t ns,
+			 const unsigned char *entropy, size_t n)
+{
+	unsigned char digits[20];
+	if (n < SPEC_ENTROPY_MIN || n > SPEC_ENTROPY_MAX || cap < SPEC_FRESH_MAX)
+		return 0;
+	size_t nd = put_decimal(digits, ns), at = 0;
+	at += put_record_header(out + at, SPEC_KEY_TIME, nd);
+	memcpy(out + at, digits, nd);
+	at += nd;
+	out[at++] = '\n';
+	at += put_record_header(out + at, SPEC_KEY_ENTROPY, n);
+	memcpy(out + at, entropy, n);
+	at += n;
+	out[at++] = '\n';
+	return at;
+}

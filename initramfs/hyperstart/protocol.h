@@ -90,5 +90,12 @@ int spec_record_is(const struct spec_record *r, const char *name);
 /* A `time` value: decimal nanoseconds since the Unix epoch, 1 to 20 digits,
  * at most UINT64_MAX (spec.ts encodeTime). 0 and *ns set, or -1 when malformed. */
 int spec_time_decode(const char *v, size_t n, uint64_t *ns);
+/* The fresh records, `time` then `entropy`, as a host appends them to a runtime
+ * spec at the moment it sends S (the bytes spec.ts encodeSpec writes for
+ * realtimeNs and entropy). Returns the length written, or 0 when n is outside
+ * SPEC_ENTROPY_MIN..SPEC_ENTROPY_MAX or cap is too small; SPEC_FRESH_MAX is enough. */
+#define SPEC_FRESH_MAX (64 + SPEC_ENTROPY_MAX)
+size_t spec_fresh_encode(unsigned char *out, size_t cap, uint64_t ns,
+			 const unsigned char *entropy, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
  *                               and, when accepted, everything it parsed
  *   protocol-driver --protocol  the protocol constants and codec samples
  *   protocol-driver --time V... spec_time_decode's verdict on each argument
+ *   protocol-driver --fresh NS HEX [CAP]  spec_fresh_encode of that time and entropy
  *
  * Strings are printed as hex, so any byte survives. Each input is copied into
  * a buffer of exactly its size: with -fsanitize=address a read past the end
@@ -156,6 +157,19 @@ static void print_protocol(void)
 	printf(",\"entropyBytes\":[%d,%d]}\n", SPEC_ENTROPY_MIN, SPEC_ENTROPY_MAX);
 }
 
+/* --fresh NS HEX [CAP]: spec_fresh_encode's bytes as hex ("" when it refuses). */
+static void print_fresh(const char *ns, const char *hexe, const char *cap)
+{
+	unsigned char e[SPEC_ENTROPY_MAX + 2], out[SPEC_FRESH_MAX];
+	size_t n = 0;
+	for (; hexe[2 * n] && hexe[2 * n + 1] && n < sizeof e; n++)
+		sscanf(hexe + 2 * n, "%2hhx", &e[n]);
+	size_t len = spec_fresh_encode(out, cap ? strtoul(cap, NULL, 10) : sizeof out,
+				       strtoull(ns, NULL, 10), e, n);
+	hex(out, len);
+	putchar('\n');
+}
+
 /* --time VALUE...: spec_time_decode on each, one JSON line: [ok, "ns"] or [-1]. */
 static void print_times(int n, char **v)
 {
@@ -176,6 +190,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--protocol")) {
 		print_protocol();
+		return 0;
+	}
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "--fresh")) {
+		print_fresh(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 		return 0;
 	}
 	if (argc >= 2 && !strcmp(argv[1], "--time")) {
