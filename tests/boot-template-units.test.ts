@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleManifest } from '../toolchain/bundle/manifest.ts';
 import { buildQemuArgs, type QemuHost } from '../toolchain/boot/backends/qemu.ts';
@@ -142,6 +142,18 @@ test('template store: made whole or not at all, verified before use, a changed f
   assert.is(kept.filter((e) => e.record).length, MAX_TEMPLATES);
   assert.is(kept[0].record!.bundleDigest, `b${MAX_TEMPLATES + 1}`, 'the newest first');
   assert.ok(kept.every((e) => e.diskBytes > 0));
+
+  // Many first boots at once: one makes the template, the others are told to boot cold; a stale claim is taken over.
+  const release = await store.claim('k');
+  assert.ok(release);
+  assert.is(await store.claim('k'), undefined);
+  await release!();
+  const again = await store.claim('k');
+  assert.ok(again, 'claimable once released');
+  const old = new Date(Date.now() - 10 * 60_000);
+  utimesSync(`${store.dirFor('k')}.making`, old, old);
+  assert.ok(await store.claim('k'), 'a claim left by a killed process is taken over');
+  assert.ok((await store.list()).every((e) => !e.dir.endsWith('.making')), 'claims are not templates');
 
   chmodSync(store.root, 0o755);
   assert.match((await store.prepareRoot())!, /open to other users \(mode 755; want 700\)/);

@@ -13,13 +13,15 @@
  * MAX_TEMPLATES are removed when a new one is made.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DigestMemo } from '../../cache/digest-memo.ts';
 import { placeDirOnce, tempPathBeside, writeFileAtomic } from '../../fs/atomic.ts';
 
 export const TEMPLATES_DIR = 'templates';
 export const TEMPLATE_RECORD = 'template.json';
+/** A making lock older than this is left over by a killed process and is taken over. */
+const STALE_LOCK_MS = 5 * 60_000;
 /** Templates kept at most; each costs the guest RAM it touched while booting (tens of MiB, see the README). */
 export const MAX_TEMPLATES = 16;
 const RECORD_SCHEMA = 1;
@@ -124,6 +126,26 @@ export class TemplateStore {
     }
   }
 
+  /**
+   * Claim the making of `key` (an O_EXCL lock file beside its directory), so that many first boots at
+   * once make one template instead of one each; false when another live process is making it.
+   */
+  async claim(key: string): Promise<(() => Promise<void>) | undefined> {
+    const lock = `${this.dirFor(key)}.making`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await (await open(lock, 'wx', 0o600)).close();
+        return () => rm(lock, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const st = await stat(lock).catch(() => undefined);
+        if (st && Date.now() - st.mtimeMs < STALE_LOCK_MS) return undefined;
+        await rm(lock, { force: true });
+      }
+    }
+    return undefined;
+  }
+
   /** Mark a template as just used (its directory's mtime orders eviction). */
   async touch(dir: string): Promise<void> {
     const now = new Date();
@@ -140,6 +162,7 @@ export class TemplateStore {
     const entries: TemplateEntry[] = [];
     for (const name of names) {
       const dir = join(this.root, name);
+      if (name.endsWith('.making')) continue;
       const st = await stat(dir).catch(() => undefined);
       if (!st?.isDirectory()) continue;
       let diskBytes = 0;

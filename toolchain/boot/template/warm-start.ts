@@ -53,11 +53,19 @@ export async function startFromTemplate(plan: LaunchPlan, o: WarmStartOptions): 
   let templateMs: number | undefined;
   if (found.status === 'absent') {
     const t = Date.now();
+    const release = await store.claim(key);
+    if (!release) {
+      // Another boot is making it right now: this one goes cold rather than wait (no notice: nothing is wrong).
+      o.note(`hyperbuild: VM template ${key.slice(0, 12)} is being made by another boot; booting cold`);
+      return { restored: false, channelsUsed: false };
+    }
     o.note(`hyperbuild: making VM template ${key.slice(0, 12)} in ${store.dirFor(key)} (once for this bundle and machine shape)`);
     try {
       found = { status: 'ready', ...(await makeTemplate(snapshots, store, key, o.bundleDigest)) };
     } catch (err) {
       return cold(`making it failed: ${(err as Error).message}`, false, Date.now() - t);
+    } finally {
+      await release();
     }
     templateMs = Date.now() - t;
     o.note(`hyperbuild: VM template made in ${templateMs} ms`);
