@@ -16,13 +16,15 @@ function lz4Command(args: string[]): FilterCommand {
   return { command: 'lz4', args, debianPackage: 'lz4' };
 }
 
-export function lz4Compress(input: AsyncIterable<Buffer>, level: number = LZ4_DEFAULT_LEVEL): AsyncGenerator<Buffer> {
+/** The compressing command line, and what its failure means. */
+export function lz4Compressor(level: number = LZ4_DEFAULT_LEVEL): { command: FilterCommand; failure: (detail: string) => Error } {
   if (!Number.isInteger(level) || level < 1 || level > 12) throw new RangeError(`lz4 level must be 1..12, not ${level}`);
-  return spawnFilter(
-    lz4Command(['-q', '-c', '-l', `-${level}`]),
-    input,
-    (detail) => new HyperbuildError(`lz4 compression failed: ${detail}`),
-  );
+  return { command: lz4Command(['-q', '-c', '-l', `-${level}`]), failure: (detail) => new HyperbuildError(`lz4 compression failed: ${detail}`) };
+}
+
+export function lz4Compress(input: AsyncIterable<Buffer>, level: number = LZ4_DEFAULT_LEVEL): AsyncGenerator<Buffer> {
+  const { command, failure } = lz4Compressor(level);
+  return spawnFilter(command, input, failure);
 }
 
 export function lz4Decompress(input: AsyncIterable<Buffer>, label: string): AsyncGenerator<Buffer> {

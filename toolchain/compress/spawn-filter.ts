@@ -11,6 +11,7 @@
  * "exit code 1" alone tells a user nothing.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { HyperbuildError } from '../errors/errors.ts';
 
 export interface FilterCommand {
@@ -129,4 +130,65 @@ function spawnFailure(cmd: FilterCommand, err: NodeJS.ErrnoException): Hyperbuil
     });
   }
   return new HyperbuildError(`cannot run \`${cmd.command}\`: ${err.message}`, { cause: err });
+}
+
+/** Blocks in, a file out (compress/file-sink.ts): `write` resolves when the block may be reused. */
+export interface BlockSink {
+  write(block: Buffer): Promise<void>;
+  /** All written: wait for the file to be complete. */
+  end(): Promise<void>;
+  /** Give up: stop any child, leave the file to the caller to remove. */
+  abort(): Promise<void>;
+}
+
+/**
+ * The same tool, writing straight into the file at `path` (its stdout is the
+ * file): the compressed bytes never pass through this process. A block given
+ * to write() is the tool's to read until the promise resolves (the pipe took it).
+ */
+export function spawnFilterToFile(cmd: FilterCommand, path: string, onFailure: FailureMapper): BlockSink {
+  const fd = openSync(path, 'w');
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(cmd.command, cmd.args, { stdio: ['pipe', fd, 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  } finally {
+    closeSync(fd);
+  }
+  let spawnError: NodeJS.ErrnoException | undefined;
+  let stderr = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      spawnError ??= err;
+      resolve({ code: null, signal: null });
+    });
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    if (stderr.length < STDERR_LIMIT) stderr += text.slice(0, STDERR_LIMIT - stderr.length);
+  });
+  child.stdin!.on('error', () => {});
+  const failure = async (): Promise<Error> => {
+    const { code, signal } = await exited;
+    if (spawnError !== undefined) return spawnFailure(cmd, spawnError);
+    const status = signal !== null ? `was killed by ${signal}` : `exited with status ${code}`;
+    return onFailure(`${cmd.command} ${status}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
+  };
+  return {
+    write: (block) =>
+      new Promise((resolve, reject) => {
+        if (child.stdin!.destroyed) return void failure().then(reject);
+        child.stdin!.write(block, (err) => (err ? void failure().then(reject) : resolve()));
+      }),
+    end: async () => {
+      child.stdin!.end();
+      const { code } = await exited;
+      if (spawnError !== undefined || code !== 0) throw await failure();
+    },
+    abort: async () => {
+      child.stdin!.destroy();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

@@ -24,13 +24,15 @@ function zstdCommand(args: string[]): FilterCommand {
   return { command: 'zstd', args, debianPackage: 'zstd' };
 }
 
-export function zstdCompress(input: AsyncIterable<Buffer>, level: number = ZSTD_DEFAULT_LEVEL): AsyncGenerator<Buffer> {
+/** The compressing command line, and what its failure means. */
+export function zstdCompressor(level: number = ZSTD_DEFAULT_LEVEL): { command: FilterCommand; failure: (detail: string) => Error } {
   if (!Number.isInteger(level) || level < 1 || level > 19) throw new RangeError(`zstd level must be 1..19, not ${level}`);
-  return spawnFilter(
-    zstdCommand(['-q', '-c', `-${level}`, `-T${ZSTD_THREADS}`]),
-    input,
-    (detail) => new HyperbuildError(`zstd compression failed: ${detail}`),
-  );
+  return { command: zstdCommand(['-q', '-c', `-${level}`, `-T${ZSTD_THREADS}`]), failure: (detail) => new HyperbuildError(`zstd compression failed: ${detail}`) };
+}
+
+export function zstdCompress(input: AsyncIterable<Buffer>, level: number = ZSTD_DEFAULT_LEVEL): AsyncGenerator<Buffer> {
+  const { command, failure } = zstdCompressor(level);
+  return spawnFilter(command, input, failure);
 }
 
 export function zstdDecompress(input: AsyncIterable<Buffer>, label: string): AsyncGenerator<Buffer> {

@@ -77,15 +77,18 @@ export function* treeEntries(tree: RootfsTree, opts: AssembleOptions = {}): Gene
   }
 }
 
-/** Fills fixed-size blocks; a full block is taken and a fresh one started. */
+/** Fills blocks taken from a pool; each full block is set aside for the writer, and the next is taken only when needed. */
 class BlockFiller {
-  private block = Buffer.allocUnsafe(ASSEMBLE_BLOCK);
+  private block: Buffer | undefined;
   used = 0;
   readonly full: Buffer[] = [];
 
+  constructor(private readonly take: () => Buffer) {}
+
   put(bytes: Buffer): void {
     for (let at = 0; at < bytes.length; ) {
-      const n = bytes.copy(this.block, this.used, at);
+      const { block, offset } = this.room();
+      const n = bytes.copy(block, offset, at);
       at += n;
       this.advance(n);
     }
@@ -93,26 +96,28 @@ class BlockFiller {
 
   /** The free part of the current block, for writing into directly. */
   room(): { block: Buffer; offset: number; length: number } {
+    this.block ??= this.take();
     return { block: this.block, offset: this.used, length: ASSEMBLE_BLOCK - this.used };
   }
 
   advance(n: number): void {
     this.used += n;
     if (this.used === ASSEMBLE_BLOCK) {
-      this.full.push(this.block);
-      this.block = Buffer.allocUnsafe(ASSEMBLE_BLOCK);
+      this.full.push(this.block!);
+      this.block = undefined;
       this.used = 0;
     }
   }
 
-  rest(): Buffer {
-    return this.block.subarray(0, this.used);
+  rest(): Buffer | undefined {
+    return this.used > 0 ? this.block!.subarray(0, this.used) : undefined;
   }
 }
 
-/** One entry's bytes into the blocks: header and name, body read in place, padding. */
-function putEntry(out: BlockFiller, writer: NewcWriter, reader: ContentReader, { name, header, inode }: TreeEntry): void {
+/** One entry's bytes into the blocks (header and name, body read in place, padding), handing out each block as it fills. */
+function* putEntry(out: BlockFiller, writer: NewcWriter, reader: ContentReader, { name, header, inode }: TreeEntry): Generator<Buffer> {
   out.put(writer.entry(header, name));
+  while (out.full.length > 0) yield out.full.shift()!;
   if (inode.kind === 'symlink') {
     out.put(writer.body(Buffer.from(inode.target, 'latin1')));
   } else if (header.filesize > 0) {
@@ -123,25 +128,49 @@ function putEntry(out: BlockFiller, writer: NewcWriter, reader: ContentReader, {
       writer.body(block.subarray(offset, offset + n));
       out.advance(n);
       at += n;
+      while (out.full.length > 0) yield out.full.shift()!;
     }
   }
   out.put(writer.endBody());
+  while (out.full.length > 0) yield out.full.shift()!;
 }
 
-/** The whole initramfs as an uncompressed newc byte stream, in blocks of ASSEMBLE_BLOCK bytes (the last one shorter). */
-export async function* assembleInitramfs(tree: RootfsTree, opts: AssembleOptions = {}): AsyncGenerator<Buffer> {
+/** Where the archive goes: `write` resolves when the block may be filled again (compress/file-sink.ts). */
+export interface BlockSink {
+  write(block: Buffer): Promise<void>;
+}
+
+/** Blocks the writer cycles through: up to four with the sink (compressing, or in a pipe), two ready to fill. */
+const POOL_BLOCKS = 6;
+/** A header, name or padding (a few KiB at most) can finish one block and start the next in one go: keep two free. */
+const KEEP_FREE = 2;
+
+/**
+ * Write the whole initramfs (uncompressed newc) into `sink` in blocks of
+ * ASSEMBLE_BLOCK bytes (the last one shorter), cycling POOL_BLOCKS buffers:
+ * memory stays the same whatever the tree holds. Returns the archive's size.
+ */
+export async function assembleInto(tree: RootfsTree, sink: BlockSink, opts: AssembleOptions = {}): Promise<number> {
+  const free: Buffer[] = Array.from({ length: POOL_BLOCKS }, () => Buffer.allocUnsafe(ASSEMBLE_BLOCK));
+  const busy: Promise<Buffer>[] = [];
   const reader = new ContentReader();
   const writer = new NewcWriter();
-  const out = new BlockFiller();
+  const out = new BlockFiller(() => free.pop()!);
+  const send = async (block: Buffer) => {
+    const given = sink.write(block).then(() => block);
+    given.catch(() => undefined);
+    busy.push(given);
+    while (free.length < KEEP_FREE) free.push(await busy.shift()!);
+  };
   try {
-    for (const entry of treeEntries(tree, opts)) {
-      putEntry(out, writer, reader, entry);
-      while (out.full.length > 0) yield out.full.shift()!;
-    }
+    for (const entry of treeEntries(tree, opts)) for (const block of putEntry(out, writer, reader, entry)) await send(block);
     out.put(writer.trailer());
-    while (out.full.length > 0) yield out.full.shift()!;
-    if (out.used > 0) yield out.rest();
+    for (const block of out.full.splice(0)) await send(block);
+    const rest = out.rest();
+    if (rest) await send(rest);
+    await Promise.all(busy);
   } finally {
     reader.close();
   }
+  return writer.offset;
 }

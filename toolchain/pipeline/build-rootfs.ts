@@ -10,11 +10,11 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { INITRAMFS_FILE_NAMES } from '../bundle/manifest.ts';
-import { compress } from '../compress/compress.ts';
+import { openCompressedFile } from '../compress/file-sink.ts';
 import { writeDiskRootfs } from '../disk/write-disk-rootfs.ts';
-import { writeFileAtomic, writeStreamAtomic } from '../fs/atomic.ts';
+import { writeAtomicWith, writeFileAtomic } from '../fs/atomic.ts';
 import { encodeSpec } from '../hyperstart/spec.ts';
-import { assembleInitramfs } from '../initramfs/assemble.ts';
+import { assembleInto } from '../initramfs/assemble.ts';
 import { addHyperStart } from '../initramfs/hyperstart-files.ts';
 import { readDecodedLayer } from '../layers/decoded-layer.ts';
 import { applyPlacedLayer, type LayerLimits } from '../tree/apply-layer.ts';
@@ -79,13 +79,16 @@ async function writeArtifacts(ctx: BuildContext, tree: RootfsTree, limits: Layer
   const dir = join(opts.cacheDir, 'initramfs');
   const final = join(dir, `${cacheKeyHex(ctx.key!)}.cpio${INITRAMFS_FILE_NAMES[opts.compression].slice('initramfs.cpio'.length)}`);
   let uncompressedSize = 0;
-  const counted = async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) {
-      uncompressedSize += chunk.length;
-      yield chunk;
+  await writeAtomicWith(final, async (tmp) => {
+    const sink = await openCompressedFile(opts.compression, tmp);
+    try {
+      uncompressedSize = await assembleInto(initramfsTree, sink, { sourceDateEpoch: opts.sourceDateEpoch });
+      await sink.end();
+    } catch (err) {
+      await sink.abort();
+      throw err;
     }
-  };
-  await writeStreamAtomic(final, compress(opts.compression, counted(assembleInitramfs(initramfsTree, { sourceDateEpoch: opts.sourceDateEpoch }))));
+  });
   const { digest, size } = await ctx.memo!.digest(final);
   const meta: CachedInitramfs = { path: final, digest, size, uncompressedSize, rootfsBytes: limits.bytesSoFar, disk };
   // Written last: the entry counts only once both files are complete.
