@@ -195,7 +195,11 @@ function templateLauncher(host: QemuHost): QemuTemplateLauncher {
       if (jail?.identity) shareRamFileWith(x.memory.path, jail.gid ?? jail.identity.gid);
       return jail ? startJailed(jail, plan.command, plan.args) : startVmProcess(plan.command, plan.args);
     },
-    describe: (r, x) => planFor(r, x).plan.describe(),
+    describe: (r, x) => {
+      const { plan } = planFor(r, x);
+      // A clone's argv may carry no -append: its kernel was booted, with this command line, in the template.
+      return x.incoming ? `${plan.describe()} (restoring a VM template; its kernel booted with: ${plan.cmdline})` : plan.describe();
+    },
     shapeArgs: (r) => {
       const placeholders = { control: '$CTL', stdout: '$OUT', stderr: '$ERR', console: '$CON' };
       const x: QemuTemplateExtras = { memory: { path: '$RAM', share: true }, monitor: '$QMP', sockets: [], incoming: false };
