@@ -7,7 +7,7 @@
 import { BadInputError } from '../errors/errors.ts';
 import { parseDescriptor, type Descriptor } from './descriptor.ts';
 import { isRecord, parseJsonObject } from './json-document.ts';
-import { MediaType, isImageManifestType, isIndexType, layerCompression } from './media-types.ts';
+import { MediaType, isImageConfigType, isImageManifestType, isIndexType, layerCompression } from './media-types.ts';
 
 export interface ImageManifest {
   schemaVersion: 2;
@@ -61,8 +61,27 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, la
   return { kind: 'image', manifest: { ...json, schemaVersion: 2, mediaType: declared ?? MediaType.ociManifest, config, layers } as ImageManifest };
 }
 
-/** A manifest we can build from: every layer is a tar we know how to read. */
+/**
+ * The descriptor that led to a document must say what it is: an index entry
+ * labelled as a layer or config, or a manifest where an index was promised
+ * (or the reverse), is refused rather than followed.
+ */
+export function assertDescribedAs(parsed: ParsedManifest, descriptorType: string, where: string): void {
+  const is = parsed.kind === 'index' ? 'an image index' : 'an image manifest';
+  const promised = isIndexType(descriptorType) ? 'index' : isImageManifestType(descriptorType) ? 'image' : undefined;
+  if (promised === parsed.kind) return;
+  throw new BadInputError(`${where}: its descriptor says media type '${descriptorType.slice(0, 100)}' but it is ${is}`, {
+    hint: 'descriptors must give the media type of what they point at; fix the index or manifest that names it',
+  });
+}
+
+/** A manifest we can build from: an image config, and every layer a tar we know how to read. */
 export function assertBuildableImage(manifest: ImageManifest, where: string): void {
+  if (!isImageConfigType(manifest.config.mediaType)) {
+    throw new BadInputError(`${where}: the config has media type '${manifest.config.mediaType.slice(0, 100)}', not an image config`, {
+      hint: manifest.artifactType ? `this looks like an artifact of type ${manifest.artifactType}, not a container image` : `a container image's config is ${MediaType.ociConfig} (or Docker's)`,
+    });
+  }
   manifest.layers.forEach((l, i) => {
     if (layerCompression(l.mediaType) === undefined) {
       throw new BadInputError(`${where}: layer ${i} (${l.digest}) has media type '${l.mediaType}', which is not an image layer`, {

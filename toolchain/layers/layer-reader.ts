@@ -12,7 +12,7 @@ import { decompress } from '../compress/decompress.ts';
 import { SNIFF_BYTES, sniffCompression } from '../compress/detect.ts';
 import { readTar, type TarMember } from '../tar/reader.ts';
 
-/** Compression by magic bytes (layers from `docker save` are often mislabelled as plain tar); only what OCI layers may use. */
+/** Compression by magic bytes (layers from `docker save` are labelled plain tar whatever they are); only what OCI layers may use. */
 function sniff(first: Buffer, label: string): LayerCompression {
   const kind = sniffCompression(first);
   if (kind === 'none' || kind === 'gzip' || kind === 'zstd') return kind;
@@ -57,8 +57,12 @@ async function* layerMembers(blob: AsyncIterable<Buffer>, desc: Descriptor, diff
   const declared = layerCompression(desc.mediaType) ?? 'none';
   const { head, stream } = await peek(blob, SNIFF_BYTES);
   const actual = sniff(head, label);
-  if (declared !== 'none' && actual !== declared) {
-    throw new BadInputError(`${label}: media type says ${declared} but the content is ${actual === 'none' ? 'not compressed' : actual}`);
+  // Docker's plain-tar type is sniffed (docker save writes it for whatever it holds); an OCI type must be true.
+  const strict = declared !== 'none' || desc.mediaType.startsWith('application/vnd.oci.');
+  if (strict && actual !== declared) {
+    throw new BadInputError(`${label}: media type ${desc.mediaType} says ${declared === 'none' ? 'uncompressed tar' : declared} but the content is ${actual === 'none' ? 'not compressed' : actual}`, {
+      hint: 'the manifest must give each layer the media type of its bytes; rebuild or re-push the image with a standard tool',
+    });
   }
   const tarBytes = actual === 'none' ? stream : decompress(actual, stream, label);
   const verified = verifyStream(tarBytes, { digest: diffId, label: `${label} (uncompressed, diff_id)` })[Symbol.asyncIterator]();

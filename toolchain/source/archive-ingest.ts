@@ -54,7 +54,7 @@ function memberName(path: string): string {
 async function ingestArchive(file: string, store: BlobStore): Promise<ArchiveContents> {
   const contents: ArchiveContents = { json: new Map(), blobs: new Map() };
   const label = `archive ${file}`;
-  for await (const { entry, body } of readTar(createReadStream(file) as AsyncIterable<Buffer>, label)) {
+  for await (const { entry, body } of readTar(createReadStream(file) as AsyncIterable<Buffer>, label, { requireEnd: true })) {
     if (entry.type !== 'file') continue;
     const name = memberName(entry.path);
     if (name.endsWith('.json') || name === 'oci-layout' || name === 'repositories') {

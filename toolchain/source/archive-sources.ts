@@ -11,7 +11,7 @@ import { MediaType } from '../image/media-types.ts';
 import { openArchive, type ArchiveContents } from './archive-ingest.ts';
 import { resolveDescriptor, storeReader, type RawBlobReader } from './content-store.ts';
 import type { ImageSource, ResolveOptions, ResolvedImage } from './image-source.ts';
-import { selectLayoutEntry } from './oci-layout.ts';
+import { checkLayoutVersion, selectLayoutEntry } from './oci-layout.ts';
 
 /** Blob `D` of an OCI layout inside an archive is the member `blobs/ALG/HEX`. */
 function archivedLayoutReader(contents: ArchiveContents, store: BlobStore, where: string): RawBlobReader {
@@ -37,6 +37,7 @@ export class OciArchiveSource implements ImageSource {
     const { contents, store } = await openArchive(this.ref.path, opts.cacheDir);
     const indexJson = contents.json.get('index.json');
     if (!indexJson) throw new BadInputError(`${where} has no index.json`, { hint: 'is it a docker-archive? use docker-archive:FILE' });
+    checkLayoutVersion(contents.json.get('oci-layout'), where);
     const entry = selectLayoutEntry(indexJson, { tag: this.ref.tag }, where);
     const image = await resolveDescriptor(archivedLayoutReader(contents, store, where), entry, { platform: opts.platform, reference: this.ref.text });
     return { ...image, localFiles: [this.ref.path] };

@@ -10,7 +10,7 @@ import { verifyStream } from '../digest/digest.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { parseImageConfig } from '../image/image-config.ts';
 import { MAX_MANIFEST_BYTES } from '../image/json-document.ts';
-import { assertBuildableImage, parseManifest, type ImageManifest } from '../image/manifest.ts';
+import { assertBuildableImage, assertDescribedAs, parseManifest, type ImageManifest } from '../image/manifest.ts';
 import { formatPlatform, platformMatches, type Platform } from '../image/platform.ts';
 import { selectPlatform } from '../image/platform-select.ts';
 import type { ResolvedImage } from './image-source.ts';
@@ -58,6 +58,7 @@ async function followDescriptor(
     followed.push(desc.digest);
     const where = `manifest ${desc.digest} of ${opts.reference}`;
     const parsed = parseManifest(await readSmallBlob(raw, desc, 'manifest'), desc.mediaType, where);
+    assertDescribedAs(parsed, desc.mediaType, where);
     if (parsed.kind === 'index') desc = selectPlatform(parsed.index, opts.platform, `index ${desc.digest} of ${opts.reference}`);
     else manifest = parsed.manifest;
   }

@@ -14,6 +14,27 @@ import { MediaType } from '../image/media-types.ts';
 import { resolveDescriptor, type RawBlobReader } from './content-store.ts';
 import type { ImageSource, ResolveOptions, ResolvedImage } from './image-source.ts';
 
+/**
+ * The `oci-layout` file every image layout has (image-spec image-layout.md):
+ * a JSON object whose imageLayoutVersion is 1.x; absent, not JSON, or
+ * another major version is refused, since the rest could mean anything.
+ */
+export function checkLayoutVersion(bytes: Buffer | undefined, where: string): void {
+  const hint = 'an OCI image layout has an oci-layout file {"imageLayoutVersion": "1.0.0"}; write the layout with skopeo copy, umoci or buildah';
+  if (bytes === undefined) throw new BadInputError(`${where} has no oci-layout file`, { hint });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new BadInputError(`${where}: oci-layout is not JSON`, { hint });
+  }
+  const version = (doc as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
+  if (typeof version !== 'string') throw new BadInputError(`${where}: oci-layout has no imageLayoutVersion`, { hint });
+  if (!/^1\.\d+(\.\d+)?$/.test(version)) {
+    throw new BadInputError(`${where}: oci-layout has imageLayoutVersion ${JSON.stringify(version.slice(0, 40))}; hyperbuild reads version 1.x`, { hint: 'a newer hyperbuild may read it; or copy the image into a 1.0.0 layout with skopeo copy' });
+  }
+}
+
 /** Pick the entry of an OCI layout's index.json named by tag or digest (or the only one). */
 export function selectLayoutEntry(indexJson: Buffer, sel: { tag?: string; digest?: string }, where: string): Descriptor {
   const parsed = parseManifest(indexJson, MediaType.ociIndex, `${where} index.json`);
@@ -64,11 +85,12 @@ export class OciLayoutSource implements ImageSource {
         hint: 'oci:DIR must name a directory in OCI image layout (with oci-layout and index.json)',
       });
     }
+    checkLayoutVersion(await readFile(join(this.ref.path, 'oci-layout')).catch(() => undefined), where);
     const entry = selectLayoutEntry(indexJson, this.ref, where);
     const raw = verifiedFirst(wrapMissing(layoutBlobReader(this.ref.path), where), where);
     const image = await resolveDescriptor(raw, entry, { platform: opts.platform, reference: this.ref.text });
     const blobs = (image.blobDigests ?? []).map((d) => layoutBlobPath(this.ref.path, d));
-    return { ...image, localFiles: [join(this.ref.path, 'index.json'), ...blobs] };
+    return { ...image, localFiles: [join(this.ref.path, 'index.json'), ...blobs, join(this.ref.path, 'oci-layout')] };
   }
 }
 

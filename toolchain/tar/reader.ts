@@ -74,10 +74,14 @@ function paddingFor(size: number): number {
  * - A body can be iterated once.
  * - End: two zero blocks, one zero block then EOF, or EOF at a block
  *   boundary. After the end the rest of the source is read and discarded so
- *   that upstream digest checks see every byte.
+ *   that upstream digest checks see every byte. With `requireEnd` (archives
+ *   no digest covers: docker save, oci-archive files), EOF without a zero
+ *   block is named as a truncation. Image layers need not: their digests
+ *   prove the bytes are all their author published, marker or not, and
+ *   some writers leave it out.
  */
-export async function* readTar(source: AsyncIterable<Buffer>, label: string): AsyncGenerator<TarMember> {
-  const scanner = new TarScanner(new ChunkReader(source), label);
+export async function* readTar(source: AsyncIterable<Buffer>, label: string, opts: { requireEnd?: boolean } = {}): AsyncGenerator<TarMember> {
+  const scanner = new TarScanner(new ChunkReader(source), label, opts.requireEnd === true);
   try {
     for (;;) {
       await scanner.skipRestOfBody();
@@ -106,7 +110,11 @@ class TarScanner {
   /** For errors in a header, which has no trustworthy name of its own. */
   private previousPath: ByteString | undefined;
 
-  constructor(private readonly input: ChunkReader, private readonly label: string) {}
+  constructor(
+    private readonly input: ChunkReader,
+    private readonly label: string,
+    private readonly requireEnd: boolean,
+  ) {}
 
   close(): Promise<void> {
     return this.input.close();
@@ -182,6 +190,10 @@ class TarScanner {
   /** An end marker: nothing may follow a lone zero block, and no metadata may be left waiting for its entry. */
   private async endOfArchive(block: Buffer, offset: number, pendingMetadata: string | undefined): Promise<void> {
     if (pendingMetadata !== undefined) throw this.truncated(`after ${pendingMetadata}: no entry follows it`);
+    if (block.length === 0 && this.requireEnd) {
+      const after = this.previousPath === undefined ? '' : ` after the entry ${quoted(this.previousPath)}`;
+      throw this.truncated(`at offset ${offset}${after}: it ends without the end-of-archive marker (zero blocks)`);
+    }
     if (block.length > 0) {
       const second = await this.input.readExact(BLOCK_SIZE);
       if (second.length > 0 && !second.every((b) => b === 0)) {

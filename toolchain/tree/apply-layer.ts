@@ -53,7 +53,7 @@ const MAX_DEV_MINOR = 1_048_575;
 function checkLinuxLimits(entry: TarEntry, components: ByteString[], what: string): void {
   const length = components.reduce((n, c) => n + c.length + 1, 0);
   if (length > MAX_PATH_BYTES) {
-    throw new BadInputError(`${what}: the path is ${length} bytes, more than Linux's ${MAX_PATH_BYTES} (PATH_MAX)`, { hint: Hints.layer });
+    throw new BadInputError(`${what}: its absolute path is ${length} bytes, more than Linux's ${MAX_PATH_BYTES} (PATH_MAX)`, { hint: Hints.layer });
   }
   const long = components.find((c) => c.length > MAX_NAME_BYTES);
   if (long) throw new BadInputError(`${what}: a name on the path is ${long.length} bytes, more than Linux's ${MAX_NAME_BYTES} (NAME_MAX)`, { hint: Hints.layer });
