@@ -21,7 +21,10 @@ import { join } from 'node:path';
 function sourceDateEpoch(flag: string | undefined): number | undefined {
   const text = flag ?? process.env.SOURCE_DATE_EPOCH;
   if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text)) throw new BadInputError(`SOURCE_DATE_EPOCH '${text}' is not a whole number of seconds`);
+  const from = flag === undefined ? '$SOURCE_DATE_EPOCH' : '--source-date-epoch';
+  const hint = 'give seconds since 1970-01-01 UTC, e.g. $(git log -1 --format=%ct)';
+  if (!/^\d+$/.test(text)) throw new BadInputError(`${from} '${text}' is not a whole number of seconds`, { hint });
+  if (!Number.isSafeInteger(Number(text))) throw new BadInputError(`${from} '${text}' is out of range`, { hint });
   return Number(text);
 }
 
