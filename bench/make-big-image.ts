@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,6 +30,44 @@ function pickFiles(roots: string[], budget: number): string[] {
     total += size;
   }
   return out;
+}
+
+/**
+ * The big image plus one small top layer (an app: a few files under /app
+ * and a changed /etc file), as a separate layout sharing the big image's
+ * lower layers: what an incremental build should only decode the top of.
+ */
+export function makeBigAppImage(dir: string, base: string): string {
+  if (existsSync(join(dir, 'index.json'))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'blobs/sha256'), { recursive: true });
+  const read = (digest: string) => readFileSync(join(base, 'blobs/sha256', digest.slice('sha256:'.length)));
+  const put = (b: Buffer) => {
+    const d = sha256(b);
+    writeFileSync(join(dir, 'blobs/sha256', d), b);
+    return { digest: `sha256:${d}`, size: b.length };
+  };
+  const index = JSON.parse(readFileSync(join(base, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(read(index.manifests[0].digest).toString());
+  const config = JSON.parse(read(manifest.config.digest).toString());
+  for (const l of manifest.layers) put(read(l.digest));
+  const app = mkdtempSync(join(tmpdir(), 'hb-big-app-'));
+  mkdirSync(join(app, 'app'));
+  mkdirSync(join(app, 'etc'));
+  for (let i = 0; i < 20; i++) writeFileSync(join(app, 'app', `module${i}.js`), `export const n = ${i};\n`.repeat(200));
+  writeFileSync(join(app, 'etc', 'app.conf'), 'listen 8080\n');
+  const tar = execFileSync('tar', ['--sort=name', '--mtime=@1700000100', '--owner=0', '--group=0', '--numeric-owner', '-C', app, '-cf', '-', 'app', 'etc'], { maxBuffer: 1 << 26 });
+  rmSync(app, { recursive: true, force: true });
+  const layer = put(execFileSync('gzip', ['-n', '-6'], { input: tar }));
+  config.rootfs.diff_ids.push(`sha256:${sha256(tar)}`);
+  const newConfig = put(Buffer.from(JSON.stringify(config)));
+  const newManifest = put(Buffer.from(JSON.stringify({ ...manifest, config: { ...manifest.config, ...newConfig }, layers: [...manifest.layers, { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }] })));
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...newManifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+  }));
+  return dir;
 }
 
 export function makeBigImage(dir: string): string {
