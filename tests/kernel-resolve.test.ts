@@ -17,6 +17,7 @@ import { hyperKernelKey, kernelSourceDir, readHyperKernelKeyInputs } from '../to
 import { listCachedKernels } from '../toolchain/kernel/kernel-cache.ts';
 import { moduleLoadOrder, parseModulesDep } from '../toolchain/kernel/module-order.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
+import { COMPACT_VMLINUX } from '../toolchain/kernel/compact-vmlinux.ts';
 import { BadInputError, HyperbuildError } from '../toolchain/errors/errors.ts';
 import { defaultKernelCacheDir } from '../toolchain/kernel/kernel-cache.ts';
 import { FIXTURES, hyperbuild } from './helpers/cli.ts';
@@ -110,7 +111,7 @@ test('without --kernel the cached HyperKernel is used (vmlinux, PVH, not modular
   seedCloudKernel(cacheDir);
   const logs: string[] = [];
   const r = await resolveKernel({ cacheDir, log: (l) => logs.push(l) });
-  assert.is(r.path, join(cacheDir, 'kernels', key, 'vmlinux'));
+  assert.is(r.path, join(cacheDir, 'kernels', key, COMPACT_VMLINUX), 'bundles get the compact vmlinux (compact-vmlinux.ts)');
   assert.equal(r.kernel.kind, 'hyperkernel');
   assert.equal([r.kernel.format, r.kernel.pvh, r.kernel.modular, r.kernel.release], ['vmlinux', true, false, '6.1.192-hyperkernel']);
   assert.match(r.kernel.configDigest ?? '', /^sha256:[0-9a-f]{64}$/);
@@ -170,7 +171,7 @@ test('--kernel hyperkernel: a cached one is used as is, without a build', async 
   const key = await seedHyperKernel(cacheDir);
   const logs: string[] = [];
   const r = await resolveKernel({ kernelPath: 'hyperkernel', cacheDir, log: (l) => logs.push(l) });
-  assert.is(r.path, join(cacheDir, 'kernels', key, 'vmlinux'));
+  assert.is(r.path, join(cacheDir, 'kernels', key, COMPACT_VMLINUX), 'bundles get the compact vmlinux (compact-vmlinux.ts)');
   assert.not.match(logs.join('\n'), /building/);
 });
 
