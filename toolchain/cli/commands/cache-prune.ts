@@ -30,7 +30,7 @@ export default class CachePrune extends BaseCommand {
     const { flags } = await this.parse(CachePrune);
     const store = new TemplateStore(flags['cache-dir']);
     const entries: TemplateEntry[] = await store.list();
-    const dryRun = flags['dry-run'];
+    const dryRun = flags['dry-run'] === true;
     for (const e of entries) {
       if (!dryRun) await store.remove(e.dir);
       this.log(`${dryRun ? 'would remove' : 'removed'} ${e.dir} (${mib(e.diskBytes)}${e.record ? '' : ', incomplete'})`);
