@@ -16,6 +16,7 @@ import { GuestLink, type LinkAction } from '../toolchain/boot/guest-link.ts';
 import type { LaunchRequest } from '../toolchain/boot/hypervisor.ts';
 import { MAX_TEMPLATES, TEMPLATE_RECORD, templateKey, TemplateStore } from '../toolchain/boot/template/template-store.ts';
 import { encodeFrame, FrameDecoder } from '../toolchain/hyperstart/protocol.ts';
+import { hyperbuild } from './helpers/cli.ts';
 import { tempDir } from './helpers/places.ts';
 
 const manifest = {
@@ -157,6 +158,23 @@ test('template store: made whole or not at all, verified before use, a changed f
 
   chmodSync(store.root, 0o755);
   assert.match((await store.prepareRoot())!, /open to other users \(mode 755; want 700\)/);
+});
+
+test('hyperbuild cache prune: --dry-run lists the templates with their disk use, then they are removed', async () => {
+  const cache = tempDir('tpl-prune');
+  const store = new TemplateStore(cache);
+  await store.prepareRoot();
+  const made = await store.create(templateKey('b', 's'), { bundleDigest: 'sha256:b', shape: 's', parts: {} }, ['ram'], async (dir) => writeFileSync(join(dir, 'ram'), Buffer.alloc(65536, 7)));
+  const dry = hyperbuild(['cache', 'prune', '--cache-dir', cache, '--dry-run', '--json']);
+  assert.is(dry.status, 0, dry.stderr);
+  const listed = JSON.parse(dry.stdout);
+  assert.equal(listed.removed.map((r: { dir: string }) => r.dir), [made.dir]);
+  assert.ok(listed.freedBytes >= 65536 && listed.dryRun === true);
+  assert.ok(statSync(made.dir).isDirectory(), 'a dry run removes nothing');
+  const real = hyperbuild(['cache', 'prune', '--cache-dir', cache]);
+  assert.is(real.status, 0, real.stderr);
+  assert.match(real.stdout, /^removed .+ \(0\.\d MiB\)\n1 VM template, 0\.\d MiB freed\n$/);
+  assert.equal(await store.list(), []);
 });
 
 const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
