@@ -34,7 +34,6 @@ const ACCOUNTED: { file: RegExp; expression: RegExp; why: string }[] = [
   { file: /^kernel\/kernel\.mk$|^Makefile/, expression: /\/build\.sh$/, why: 'kernel/build.sh, scanned as a shell script here' },
   { file: /^toolchain\/registry\/credential-helper\.ts/, expression: /^docker-credential-/, why: "the credential helper the user's Docker config names (Docker's contract), not ours" },
   { file: /^tests\/hyperstart-vm\.test\.ts/, expression: /command -v mkfs\.ext4/, why: 'the path `command -v mkfs.ext4` prints; mkfs.ext4 is scanned from that shell line' },
-  { file: /^tests\/deps-packages\.test\.ts/, expression: /^\$…$/, why: 'this test\'s own `command -v "$1"` for each program it found' },
   { file: /^tests\/hyperstart-spec-c\.test\.ts/, expression: /^bin$/, why: 'a test program the test has just compiled with gcc' },
   { file: /^toolchain\/vm\//, expression: /'supervisor', 'out', 'hyperbuild-supervisor'/, why: 'our own VM supervisor, built from supervisor/ by make (static C, like HyperStart)' },
   { file: /^toolchain\/boot\/vm-process\.ts/, expression: /^(command|host\.binary)$/, why: "the monitor a backend resolved: QEMU_BINARY (qemu-version.ts, scanned where it is named) or HYPERBUILD_QEMU, and the jail's PROXY_HELPER" },
@@ -101,9 +100,16 @@ const scan = scanAll();
 /** Where a program is on a fresh system's PATH (absolute names as given); undefined when it is not installed. */
 function resolveProgram(program: string): string | undefined {
   if (program.startsWith('/')) return existsSync(program) ? program : undefined;
-  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', program], { encoding: 'utf8', env: { ...process.env, PATH: SYSTEM_PATH } });
-  const path = r.stdout.trim();
-  return r.status === 0 && path.startsWith('/') ? path : undefined;
+  // The executable file on the path, as spawn() finds it (`command -v` would answer a shell builtin such as `true` by its name).
+  for (const dir of SYSTEM_PATH.split(':')) {
+    const path = join(dir, program);
+    try {
+      if (statSync(path).isFile() && (statSync(path).mode & 0o111) !== 0) return path;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
 }
 
 /** /bin/x and /usr/bin/x are one file on merged-/usr Debian, but dpkg knows only the name the package ships. */
