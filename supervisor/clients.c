@@ -4,6 +4,11 @@
  *                end, "exit CODE"; "error already-stopping" for a second stop
  *   kill SIG  -> "ok" (the signal to the app) or "error not-running"
  *   wait      -> "exit CODE" once the VM has ended
+ *   exec      -> then frames (frames.ts layout) both ways, without exec ids:
+ *                client N (spec records), i, e, k, w; supervisor r, o, x, or
+ *                F (cannot run: the app is not running). Towards HyperStart
+ *                the supervisor adds the exec id it chose, and strips it back.
+ *                A client that hangs up first has its process SIGKILLed.
  * A client that connects after the end gets no answer (the socket is gone):
  * status.json holds the exit then. */
 #include <errno.h>
@@ -90,6 +95,55 @@ static void request_kill(struct client *c, long sig)
 	c->closing = 1;
 }
 
+/* The exec frames a client sent so far, to HyperStart with its exec id. */
+static void exec_client_frames(struct client *c)
+{
+	char type;
+	uint32_t len;
+	while (frame_header_decode(c->in.p, c->in.len, &type, &len)) {
+		if (len > MAX_FRAME_PAYLOAD) {
+			c->closing = 1, c->in.len = 0;
+			return;
+		}
+		if (c->in.len < FRAME_HEADER_BYTES + (size_t)len)
+			return;
+		switch (type) {
+		case FRAME_EXEC_NEW: case FRAME_EXEC_INPUT: case FRAME_EXEC_EOF:
+		case FRAME_EXEC_KILL: case FRAME_EXEC_WINSIZE:
+			link_send_id(type, c->exec_id, c->in.p + FRAME_HEADER_BYTES, len);
+			break;
+		default:
+			break;
+		}
+		buf_drop(&c->in, FRAME_HEADER_BYTES + (size_t)len);
+	}
+}
+
+static void request_exec(struct client *c)
+{
+	if (link_exec_open(&c->exec_id) < 0) {
+		static const char why[] = "the app is not running";
+		client_frame(c, FRAME_FAIL, why, sizeof why - 1);
+		c->closing = 1;
+		return;
+	}
+	c->kind = C_EXEC;
+	exec_client_frames(c);
+}
+
+void clients_exec_frame(char type, uint32_t id, const unsigned char *p, size_t n)
+{
+	for (int i = 0; i < SV_MAX_CLIENTS; i++) {
+		struct client *c = sv.clients[i];
+		if (!c || c->kind != C_EXEC || c->exec_id != id || c->closing)
+			continue;
+		client_frame(c, type, p, n);
+		if (type == FRAME_EXEC_EXIT)
+			c->closing = 1;
+		return;
+	}
+}
+
 static void on_request(struct client *c, const char *line)
 {
 	if (!strncmp(line, "stop ", 5)) {
@@ -98,6 +152,8 @@ static void on_request(struct client *c, const char *line)
 		request_kill(c, strtol(line + 5, NULL, 10));
 	} else if (!strcmp(line, "wait")) {
 		c->kind = C_WAITER;
+	} else if (!strcmp(line, "exec")) {
+		request_exec(c);
 	} else {
 		say(c, "error unknown-request\n");
 		c->closing = 1;
@@ -134,6 +190,8 @@ static int client_read(struct client *c)
 		buf_add(&c->in, chunk, r);
 	if (c->kind == C_REQUEST)
 		take_request(c);
+	else if (c->kind == C_EXEC)
+		exec_client_frames(c);
 	return 0;
 }
 
@@ -157,6 +215,11 @@ void clients_service(int idx, short revents)
 		gone = client_write(c) < 0;
 	if (!gone && (revents & (POLLERR | POLLNVAL)))
 		gone = 1;
+	if (gone && c->kind == C_EXEC && !c->closing) {
+		/* Nobody can read its output any more (as a hung-up terminal). */
+		unsigned char k[4] = {0, 0, 0, SIGKILL};
+		link_send_id(FRAME_EXEC_KILL, c->exec_id, k, sizeof k);
+	}
 	if (gone || (c->closing && !c->out.len))
 		client_close(idx);
 }
@@ -181,6 +244,10 @@ void clients_finish(void)
 			continue;
 		if (c->kind == C_WAITER)
 			say(c, line);
+		if (c->kind == C_EXEC && !c->closing) {
+			static const char why[] = "the VM stopped while the command ran";
+			client_frame(c, FRAME_FAIL, why, sizeof why - 1);
+		}
 		struct timeval tv = {.tv_sec = 1};
 		fcntl(c->fd, F_SETFL, 0);
 		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);

@@ -6,11 +6,15 @@
  *
  * Exit codes: the app's own (HyperStart maps signals to 128+N, 126/127);
  * 125 when HyperStart or the VM fails; 124 after --timeout; 137 when the app
- * outlived `stop -t` (as docker stop). The first decided outcome wins. */
+ * outlived `stop -t` (as docker stop). The first decided outcome wins.
+ * Exec frames (r o x, PROTOCOL.md "Exec") are routed to their client
+ * (clients.c); the clock and entropy records are added to `S` as it is sent. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "protocol.h"
 #include "sv.h"
@@ -19,23 +23,6 @@
 #define POWEROFF_MS 10000
 #define FAILURE_GRACE_MS 3000
 #define EXIT_GRACE_MS 300
-/* frames.ts MAX_FRAME_PAYLOAD: a bigger LEN means the stream is corrupt. */
-#define MAX_FRAME_PAYLOAD (16u << 20)
-
-/* X: code u32, stdout bytes u64, stderr bytes u64, all BE (frames.ts decodeExitPayload). */
-static int exit_payload_decode(const unsigned char *p, uint32_t n, uint32_t *code, uint64_t *nout, uint64_t *nerr)
-{
-	if (n != EXIT_PAYLOAD_BYTES)
-		return -1;
-	uint64_t v[3] = {0, 0, 0};
-	for (int i = 0; i < 4; i++)
-		v[0] = v[0] << 8 | p[i];
-	for (int i = 4; i < 20; i++)
-		v[i < 12 ? 1 : 2] = v[i < 12 ? 1 : 2] << 8 | p[i];
-	*code = (uint32_t)v[0], *nout = v[1], *nerr = v[2];
-	return 0;
-}
-
 void set_timer(enum timer t, long ms)
 {
 	sv.deadline[t] = mono_ms() + ms;
@@ -51,6 +38,17 @@ void link_send(char type, const void *p, size_t n)
 	unsigned char h[FRAME_HEADER_BYTES];
 	frame_header_encode(h, type, (uint32_t)n);
 	buf_add(&sv.ctl_out, h, sizeof h);
+	if (n)
+		buf_add(&sv.ctl_out, p, n);
+}
+
+void link_send_id(char type, uint32_t id, const void *p, size_t n)
+{
+	unsigned char h[FRAME_HEADER_BYTES], idb[EXEC_ID_BYTES];
+	frame_header_encode(h, type, (uint32_t)(n + EXEC_ID_BYTES));
+	exec_id_encode(idb, id);
+	buf_add(&sv.ctl_out, h, sizeof h);
+	buf_add(&sv.ctl_out, idb, sizeof idb);
 	if (n)
 		buf_add(&sv.ctl_out, p, n);
 }
@@ -96,6 +94,28 @@ static void power_off(void)
 	set_timer(T_POWEROFF, POWEROFF_MS);
 }
 
+/* The runtime spec with the host's clock and fresh entropy, taken now
+ * (PROTOCOL.md "Clock and entropy"; toolchain/boot/guest-freshness.ts). */
+static void send_spec(void)
+{
+	unsigned char fresh[SPEC_FRESH_MAX], random[64];
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	size_t got = 0;
+	while (got < sizeof random) {
+		ssize_t r = getrandom(random + got, sizeof random - got, 0);
+		if (r > 0)
+			got += r;
+	}
+	uint64_t ns = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+	size_t n = spec_fresh_encode(fresh, sizeof fresh, ns, random, sizeof random);
+	unsigned char h[FRAME_HEADER_BYTES];
+	frame_header_encode(h, FRAME_SPEC, (uint32_t)(sv.spec.len + n));
+	buf_add(&sv.ctl_out, h, sizeof h);
+	buf_add(&sv.ctl_out, sv.spec.p, sv.spec.len);
+	buf_add(&sv.ctl_out, fresh, n);
+}
+
 static void on_hello(const unsigned char *p, uint32_t n)
 {
 	char want[64], msg[256];
@@ -106,7 +126,7 @@ static void on_hello(const unsigned char *p, uint32_t n)
 		fail_and_kill(125, "hyperstart-failed", msg);
 		return;
 	}
-	link_send(FRAME_SPEC, sv.spec.p, sv.spec.len);
+	send_spec();
 	sv.state = L_SPEC_SENT;
 }
 
@@ -156,6 +176,10 @@ static void on_frame(char type, const unsigned char *p, uint32_t n)
 		snprintf(msg, sizeof msg, "HyperStart failed: %.*s", (int)(n > 400 ? 400 : n), (const char *)p);
 		link_decide(125, "hyperstart-failed", msg);
 		set_timer(T_FAILGRACE, FAILURE_GRACE_MS);
+		break;
+	case FRAME_EXEC_STARTED: case FRAME_EXEC_OUTPUT: case FRAME_EXEC_EXIT:
+		if (n >= EXEC_ID_BYTES)
+			clients_exec_frame(type, exec_id_decode(p), p + EXEC_ID_BYTES, n - EXEC_ID_BYTES);
 		break;
 	default: break; /* unknown guest frames are ignored, as guest-link.ts does */
 	}
@@ -265,3 +289,11 @@ int link_signal(int sig)
 	return -1;
 }
 
+
+int link_exec_open(uint32_t *id)
+{
+	if (sv.state != L_RUNNING)
+		return -1;
+	*id = ++sv.next_exec_id;
+	return 0;
+}

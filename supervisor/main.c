@@ -229,9 +229,14 @@ static void build(struct pollset *ps)
 		add(ps, sv.conn[c], ev, W_CONN + c);
 	}
 	add(ps, sv.req_listen, POLLIN, W_REQ);
-	for (int i = 0; i < SV_MAX_CLIENTS; i++)
-		if (sv.clients[i])
-			add(ps, sv.clients[i]->fd, POLLIN | (sv.clients[i]->out.len ? POLLOUT : 0), W_CLIENT + i);
+	for (int i = 0; i < SV_MAX_CLIENTS; i++) {
+		struct client *c = sv.clients[i];
+		if (!c)
+			continue;
+		/* Exec stdin waits while ctl has a backlog (back-pressure to the client). */
+		short in = (c->kind != C_EXEC || sv.ctl_out.len < SV_CLIENT_BACKLOG) ? POLLIN : 0;
+		add(ps, c->fd, in | (c->out.len ? POLLOUT : 0), W_CLIENT + i);
+	}
 }
 
 static int poll_timeout(void)

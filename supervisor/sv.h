@@ -127,6 +127,9 @@ void link_vm_exited(void);
 void link_finish(void);
 void link_stop(long ms, int sig);
 int link_signal(int sig); /* 0 sent (or queued until R), -1 not running */
+/* A new exec id while the app runs; -1 otherwise. */
+int link_exec_open(uint32_t *id);
+void link_send_id(char type, uint32_t id, const void *p, size_t n);
 void link_send(char type, const void *p, size_t n);
 void link_decide(int code, const char *outcome, const char *message);
 void link_kill_vm(void);
@@ -136,6 +139,7 @@ void clear_timer(enum timer t);
 /* clients.c: monitor.sock */
 void clients_accept(void);
 void clients_service(int idx, short revents);
+void clients_exec_frame(char type, uint32_t id, const unsigned char *p, size_t n);
 void clients_finish(void);
 size_t clients_backlog(void);
 void client_frame(struct client *c, char type, const void *p, size_t n);

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import {
   decodeSpecRecords, encodeExitPayload, encodeFrame, encodeSpec, encodeTime, ENTROPY_BYTES, GUEST_FRAME_TYPES, HELLO_PAYLOAD, HOST_FRAME_TYPES,
   HYPERSTART_VERSION, MAX_TIME_NS, PORT_NAMES, SPEC_HEADER, signalFrame, windowSizeFrame, FRAME_HEADER_BYTES, type HyperStartSpec,
+  EXEC_STREAM, MAX_FRAME_PAYLOAD, withExecId,
 } from '../toolchain/hyperstart/protocol.ts';
 import { cCallGraph, graphCycles, reachable } from './helpers/c-calls.ts';
 
@@ -412,6 +413,12 @@ test('the C protocol constants and codecs are those of protocol.ts', () => {
   assert.equal(c.winsize, [0, 33, 300, -1]);
   assert.equal(c.entropyBytes, [ENTROPY_BYTES.min, ENTROPY_BYTES.max]);
   assert.is(windowSizeFrame(33, 300).subarray(FRAME_HEADER_BYTES).toString('hex'), '0021012c');
+  // Exec (protocol 3): ids, stream numbers, the frame bound, and the host-side codecs the supervisor links.
+  assert.is(c.execId, withExecId(0x01020304).toString('hex'));
+  assert.is(c.execIdDecoded, 0x01020304);
+  assert.equal(c.streams, [EXEC_STREAM.stdout, EXEC_STREAM.stderr]);
+  assert.is(c.maxFrame, MAX_FRAME_PAYLOAD);
+  assert.equal(c.exitDecoded, [0, 137, 5, 2 ** 33, -1]);
 });
 
 const cFiles = readdirSync(HS).filter((f) => f.endsWith('.c')).map((f) => join(HS, f));

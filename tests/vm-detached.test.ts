@@ -107,11 +107,21 @@ when('a detached loop app: run -d prints the ID; wait gives its code; logs has s
   assert.not.ok(psJson().some((v) => v.name === 'loop'));
 });
 
-when('a detached busybox httpd reached through -p; logs -f follows it; stop ends it gracefully (143)', async () => {
+when('a detached busybox httpd reached through -p; exec runs commands in it (output, stdin, code); logs -f follows it; stop ends it gracefully (143)', async () => {
   const port = await freePort();
   const r = runD('--name', 'web', '-p', `${port}:80`, bundle!.dir, '--', 'sh', '-c', 'echo serving; exec httpd -f -v -h /www');
   assert.is(r.status, 0, r.stderr);
   assert.is(await get(port), 'hello from the guest\n');
+  // exec: a second process beside httpd, with its own output streams and exit code.
+  const ex = hb('exec', 'web', '--', 'sh', '-c', 'wget -qO- http://127.0.0.1:80/; echo "$IMAGE_VAR" >&2; exit 3');
+  assert.equal([ex.status, ex.stdout, ex.stderr], [3, 'hello from the guest\n', 'from-image\n'], 'output, the app\'s environment, the code');
+  const fed = hyperbuild(['exec', '-i', '-e', 'X=1', '-w', '/tmp', 'web', '--', 'sh', '-c', 'read line; echo "$line $X $PWD"'], { env, input: 'typed\n' });
+  assert.equal([fed.status, fed.stdout], [0, 'typed 1 /tmp\n']);
+  const missing = hb('exec', 'web', '--', 'no-such-command');
+  assert.equal([missing.status, missing.stderr], [127, 'hyperstart: no-such-command: not found\n']);
+  const nobody = hb('exec', '-u', 'nobody-here', 'web', '--', 'true');
+  assert.is(nobody.status, 125);
+  assert.match(nobody.stderr, 'hyperstart: exec: ');
   const ps = hb('ps');
   assert.match(ps.stdout, new RegExp(`web .*Up .*127\\.0\\.0\\.1:${port}->80/tcp`));
   const follow = runCli(['logs', '-f', 'web'], { env });
@@ -124,6 +134,9 @@ when('a detached busybox httpd reached through -p; logs -f follows it; stop ends
   const v = psJson().find((x) => x.name === 'web')!;
   assert.is(v.exitCode, 143);
   assert.is(v.outcome, 'exited');
+  const late = hb('exec', 'web', '--', 'true');
+  assert.is(late.status, 2);
+  assert.is(late.stderr, 'hyperbuild: error: web is not running: it exited with 143\nhint: start a new one with hyperbuild run -d\n');
   assert.is(hb('rm', 'web').status, 0);
 });
 

@@ -3,13 +3,14 @@
  * tests/helpers/vm-fake-qemu.ts in QEMU's place, which connects to the
  * channel sockets and plays HyperStart. Checks the guest link (exit codes,
  * stop/kill, timeouts, failures), the logs (records, partial lines,
- * rotation), status.json, --rm and the monitor.sock answers.
+ * rotation), status.json, --rm, the monitor.sock answers and the exec relay.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeSpec, HYPERSTART_VERSION } from '../toolchain/hyperstart/protocol.ts';
+import { connect, type Socket } from 'node:net';
+import { encodeFrame, encodeSignalPayload, encodeSpec, EXEC_STREAM, FrameDecoder, HYPERSTART_VERSION, type Frame } from '../toolchain/hyperstart/protocol.ts';
 import { createVm, type NewVm } from '../toolchain/vm/create.ts';
 import { readAllLines } from '../toolchain/vm/logs.ts';
 import { askMonitor, exitLine } from '../toolchain/vm/monitor-client.ts';
@@ -131,8 +132,47 @@ test('kill: the signal reaches the app (K N)', async () => {
 test('monitor.sock refuses what it does not know', async () => {
   const { vm } = await supervise(['ignore-term']);
   assert.equal(await askMonitor(vm.dir, 'kill 0' as 'kill 0', (l) => l.length > 0), ['error bad-signal']);
-  assert.equal(await askMonitor(vm.dir, 'exec', (l) => l.length > 0), ['error unknown-request']);
+  assert.equal(await askMonitor(vm.dir, 'bogus' as 'wait', (l) => l.length > 0), ['error unknown-request']);
   assert.equal(await askMonitor(vm.dir, 'stop 0', (l) => exitLine(l) !== undefined), ['ok', 'exit 137']);
+});
+
+/** An exec client on monitor.sock: sends `exec` + N, collects frames until x or F. */
+function execClient(dir: string, args: string[], then: (sock: Socket, f: Frame) => void): Promise<Frame[]> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(join(dir, VM_FILES.monitor));
+    const decoder = new FrameDecoder();
+    const got: Frame[] = [];
+    sock.on('error', reject);
+    sock.on('close', () => resolve(got));
+    sock.on('data', (c: Buffer) => {
+      for (const f of decoder.push(c)) {
+        got.push(f);
+        then(sock, f);
+        if (f.type === 'x' || f.type === 'F') { sock.destroy(); resolve(got); }
+      }
+    });
+    sock.write(Buffer.concat([Buffer.from('exec\n'), encodeFrame('N', encodeSpec({ args, env: [] }))]));
+  });
+}
+
+test('exec: frames relayed both ways, each exec under its own id; a client that hangs up has its process killed', async () => {
+  const { vm } = await supervise(['exec']);
+  const text = (fs: Frame[], t: string, stream?: number) => fs.filter((f) => f.type === t && (stream === undefined || f.payload[0] === stream)).map((f) => f.payload.subarray(stream === undefined ? 0 : 1).toString()).join('');
+  const [a, b] = await Promise.all([
+    execClient(vm.dir, ['echo', 'one'], (s, f) => { if (f.type === 'r') s.write(encodeFrame('e')); }),
+    execClient(vm.dir, ['sleep', 'x'], (s, f) => { if (f.type === 'r') s.write(encodeFrame('k', encodeSignalPayload(15))); }),
+  ]);
+  assert.equal(a.map((f) => f.type), ['r', 'o', 'o', 'x']);
+  assert.is(text(a, 'o', EXEC_STREAM.stdout), 'ran echo one\n');
+  assert.is(a[3].payload.readUInt32BE(0), 9);
+  assert.is(b[3].payload.readUInt32BE(0), 143);
+  const ids = [text(a, 'o', EXEC_STREAM.stderr), text(b, 'o', EXEC_STREAM.stderr)].sort();
+  assert.equal(ids, ['id 1\n', 'id 2\n'], 'two execs, two ids, no id on the client side');
+  // Hang up before the end: the supervisor kills that process (k 9 with its id).
+  await execClient(vm.dir, ['cat'], (s, f) => { if (f.type === 'r') s.destroy(); }).catch(() => []);
+  for (let i = 0; i < 100 && !/got k\n/.test(readFileSync(join(vm.dir, VM_FILES.supervisorLog), 'utf8')); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(readFileSync(join(vm.dir, VM_FILES.supervisorLog), 'utf8'), /got k\n/);
+  await askMonitor(vm.dir, 'stop 0', (l) => exitLine(l) !== undefined);
 });
 
 test('QEMU exiting without X: 125, vm-died, said why', async () => {

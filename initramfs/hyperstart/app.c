@@ -1,6 +1,6 @@
 /* Running the app (app.h): start it (app_spawn.c), then an event loop that
  * copies the app's output to the host ports (or the console), acts on control
- * frames (K W I E) and reaps every zombie (we are PID 1). It ends when the
+ * frames (K W I E; exec frames go to exec.c) and reaps every zombie (we are PID 1). It ends when the
  * app has exited and all of its output has been written, so the byte counts
  * in X are what the host will have read. */
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "app.h"
 #include "app_spawn.h"
 #include "channel.h"
+#include "exec.h"
 #include "log.h"
 #include "protocol.h"
 #include "util.h"
@@ -149,6 +150,10 @@ static void handle_frame(char type, const unsigned char *p, uint32_t len)
 			stdin_flush();
 		}
 		break;
+	case FRAME_EXEC_NEW: case FRAME_EXEC_INPUT: case FRAME_EXEC_EOF:
+	case FRAME_EXEC_KILL: case FRAME_EXEC_WINSIZE:
+		exec_frame(type, p, len);
+		break;
 	default:
 		break; /* S and B mean nothing while the app runs */
 	}
@@ -186,8 +191,10 @@ static void reap(void)
 	int st;
 	pid_t p;
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (p != app_pid || app_exited)
+		if (p != app_pid || app_exited) {
+			exec_reaped(p, st);
 			continue;
+		}
 		app_exited = 1;
 		app_status = st;
 		/* Like Docker: the container ends with its main process.
@@ -203,10 +210,11 @@ static void reap(void)
 }
 
 /* What one poll() waits for: the signalfd, each pump's source or
- * destination, ctl, and the stdin target; -1 where not polled. */
+ * destination, ctl, and the stdin target; -1 where not polled; then the
+ * exec processes' descriptors from pf[exec_from] on (exec.c). */
 struct pollset {
-	struct pollfd pf[7];
-	int n, src[2], dst[2], ctl, in;
+	struct pollfd pf[7 + EXEC_POLL_MAX];
+	int n, src[2], dst[2], ctl, in, exec_from;
 };
 
 static int pollset_add(struct pollset *ps, int fd, short events)
@@ -232,6 +240,9 @@ static void pollset_build(struct pollset *ps, int sfd)
 		ps->ctl = pollset_add(ps, hs_chan.ctl, POLLIN);
 	if (in.fd >= 0 && in.len && !in.is_pty)
 		ps->in = pollset_add(ps, in.fd, POLLOUT);
+	ps->exec_from = ps->n;
+	if (!app_exited)
+		ps->n = exec_poll_add(ps->pf, ps->n);
 }
 
 static void pump_service(struct pump *pp, const struct pollset *ps, int i)
@@ -276,6 +287,7 @@ static void event_loop(int sfd)
 		}
 		for (int i = 0; i < 2; i++)
 			pump_service(pumps[i], &ps, i);
+		exec_poll_service(ps.pf, ps.exec_from, ps.n);
 		if (ps.ctl >= 0 && ps.pf[ps.ctl].revents)
 			drain_ctl();
 		if (ps.in >= 0 || (in.is_pty && in.len))

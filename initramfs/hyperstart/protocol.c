@@ -43,6 +43,32 @@ void exit_payload_encode(unsigned char out[EXIT_PAYLOAD_BYTES], uint32_t code,
 	put_be(out + 12, nerr, 8);
 }
 
+static uint64_t get_be64(const unsigned char *p)
+{
+	return (uint64_t)get_be(p, 4) << 32 | get_be(p + 4, 4);
+}
+
+int exit_payload_decode(const unsigned char *p, uint32_t len, uint32_t *code,
+			uint64_t *nout, uint64_t *nerr)
+{
+	if (len != EXIT_PAYLOAD_BYTES)
+		return -1;
+	*code = get_be(p, 4);
+	*nout = get_be64(p + 4);
+	*nerr = get_be64(p + 12);
+	return 0;
+}
+
+void exec_id_encode(unsigned char out[EXEC_ID_BYTES], uint32_t id)
+{
+	put_be(out, id, EXEC_ID_BYTES);
+}
+
+uint32_t exec_id_decode(const unsigned char *p)
+{
+	return get_be(p, EXEC_ID_BYTES);
+}
+
 int kill_payload_decode(const unsigned char *p, uint32_t len, int *sig)
 {
 	if (len < 4)

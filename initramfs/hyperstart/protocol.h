@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* version.ts HYPERSTART_VERSION; the H payload is HS_VERSION. */
-#define HS_PROTOCOL_VERSION "2"
+#define HS_PROTOCOL_VERSION "3"
 #define HS_VERSION "hyperstart " HS_PROTOCOL_VERSION
 
 /* Files in the initramfs (PROTOCOL.md "Files in the initramfs"). */
@@ -37,7 +37,25 @@ enum hs_frame_type {
 	FRAME_INPUT = 'I',   /* stdin bytes */
 	FRAME_EOF = 'E',     /* empty: stdin EOF */
 	FRAME_BYE = 'B',     /* empty: output received, power off */
+	/* exec (PROTOCOL.md "Exec"): every payload starts with the exec id, u32 BE */
+	FRAME_EXEC_NEW = 'N',     /* host: id, spec records (arg env workdir user tty) */
+	FRAME_EXEC_INPUT = 'i',   /* host: id, stdin bytes */
+	FRAME_EXEC_EOF = 'e',     /* host: id; stdin EOF */
+	FRAME_EXEC_KILL = 'k',    /* host: id, signal u32 BE */
+	FRAME_EXEC_WINSIZE = 'w', /* host: id, rows u16 BE, cols u16 BE */
+	FRAME_EXEC_STARTED = 'r', /* guest: id; execve succeeded */
+	FRAME_EXEC_OUTPUT = 'o',  /* guest: id, stream (EXEC_STREAM_*), bytes */
+	FRAME_EXEC_EXIT = 'x',    /* guest: id, code u32 BE (mapped as X) */
 };
+
+/* frames.ts MAX_FRAME_PAYLOAD: a bigger LEN means the stream is corrupt. */
+#define MAX_FRAME_PAYLOAD (16u << 20)
+
+/* The exec id at the start of every exec frame's payload (frames.ts encodeExecId). */
+#define EXEC_ID_BYTES 4
+enum { EXEC_STREAM_STDOUT = 1, EXEC_STREAM_STDERR = 2 };
+void exec_id_encode(unsigned char out[EXEC_ID_BYTES], uint32_t id);
+uint32_t exec_id_decode(const unsigned char *p);
 
 /* TYPE (1 byte) LEN (u32 BE) PAYLOAD (frames.ts FRAME_HEADER_BYTES). */
 #define FRAME_HEADER_BYTES 5
@@ -49,6 +67,9 @@ int frame_header_decode(const unsigned char *buf, size_t avail, char *type, uint
 #define EXIT_PAYLOAD_BYTES 20
 void exit_payload_encode(unsigned char out[EXIT_PAYLOAD_BYTES], uint32_t code,
 			 uint64_t nout, uint64_t nerr);
+/* The host's side (supervisor/): 0, or -1 when len is not EXIT_PAYLOAD_BYTES. */
+int exit_payload_decode(const unsigned char *p, uint32_t len, uint32_t *code,
+			uint64_t *nout, uint64_t *nerr);
 /* K and W payloads (frames.ts signalFrame, windowSizeFrame): 0, or -1 when too short. */
 int kill_payload_decode(const unsigned char *p, uint32_t len, int *sig);
 int winsize_payload_decode(const unsigned char *p, uint32_t len,

@@ -13,9 +13,11 @@
 
 static hs_fatal_fn fatal_hook;
 
-void hs_set_fatal(hs_fatal_fn fn)
+hs_fatal_fn hs_set_fatal(hs_fatal_fn fn)
 {
+	hs_fatal_fn previous = fatal_hook;
 	fatal_hook = fn;
+	return previous;
 }
 
 void hs_die(const char *msg)

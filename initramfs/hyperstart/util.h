@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Ends the process; never returns. Registered once by main.c. */
+/* Ends the process; never returns. Registered by main.c; exec.c swaps in its
+ * own while it sets up an exec (a failure there must not end the VM). */
 typedef void (*hs_fatal_fn)(const char *msg);
-void hs_set_fatal(hs_fatal_fn fn);
+/* Returns the hook it replaces. */
+hs_fatal_fn hs_set_fatal(hs_fatal_fn fn);
 /* Calls the fatal hook with msg; without one (host unit tests) exits 125. */
 void hs_die(const char *msg) __attribute__((noreturn));
 

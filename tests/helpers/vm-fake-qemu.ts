@@ -13,11 +13,15 @@
  *   crash          H, R, then the process exits without X
  *   old-version    H says `hyperstart 0`
  *   fail           H, S, then F (HyperStart failed) and stays until killed
+ *   exec           H, R, then serves exec frames: N id → r, o stdout `ran ARGS`,
+ *                  o stderr `id N`; e → x 9; k SIG → x 128+SIG; never exits itself
  * It prints what it received (frame types, K numbers) on its stderr, which is
  * supervisor.log.
  */
 import { connect, type Socket } from 'node:net';
-import { decodeSpecRecords, encodeExitPayload, encodeFrame, FrameDecoder, HELLO_PAYLOAD, type Frame } from '../../toolchain/hyperstart/protocol.ts';
+import {
+  decodeSpecRecords, encodeExitPayload, encodeFrame, EXEC_ID_BYTES, EXEC_STREAM, FrameDecoder, HELLO_PAYLOAD, withExecId, type Frame,
+} from '../../toolchain/hyperstart/protocol.ts';
 
 const [scenario, arg] = process.argv.slice(2);
 
@@ -43,7 +47,7 @@ const next = (): Promise<Frame> => new Promise((resolve) => { const f = queue.sh
 async function until(type: string): Promise<Frame> {
   for (;;) { const f = await next(); if (f.type === type) return f; }
 }
-const send = (type: 'H' | 'R' | 'X' | 'F', payload?: Buffer) => ctl.write(encodeFrame(type, payload));
+const send = (type: 'H' | 'R' | 'X' | 'F' | 'r' | 'o' | 'x', payload?: Buffer) => ctl.write(encodeFrame(type, payload));
 const counts = { out: 0, err: 0 };
 const write = (s: Socket, which: 'out' | 'err', text: string) => { counts[which] += Buffer.byteLength(text); s.write(text); };
 
@@ -87,6 +91,23 @@ switch (scenario) {
     await finish(128 + k.payload.readUInt32BE(0));
     break;
   }
+  case 'exec':
+    for (;;) {
+      const f = await next();
+      if (f.payload.length < EXEC_ID_BYTES) continue;
+      const id = f.payload.readUInt32BE(0);
+      const code = (n: number) => { const c = Buffer.alloc(4); c.writeUInt32BE(n); return withExecId(id, c); };
+      if (f.type === 'N') {
+        const args = decodeSpecRecords(f.payload.subarray(EXEC_ID_BYTES)).filter((r) => r.key === 'arg').map((r) => r.value.toString());
+        send('r', withExecId(id));
+        send('o', withExecId(id, Buffer.concat([Buffer.from([EXEC_STREAM.stdout]), Buffer.from(`ran ${args.join(' ')}\n`)])));
+        send('o', withExecId(id, Buffer.concat([Buffer.from([EXEC_STREAM.stderr]), Buffer.from(`id ${id}\n`)])));
+      } else if (f.type === 'e') {
+        send('x', code(9));
+      } else if (f.type === 'k') {
+        send('x', code(128 + f.payload.readUInt32BE(EXEC_ID_BYTES)));
+      }
+    }
   case 'crash':
     setTimeout(() => process.exit(3), 100);
     break;

@@ -21,6 +21,7 @@ import Wait from './commands/wait.ts';
 import Stop from './commands/stop.ts';
 import Kill from './commands/kill.ts';
 import Rm from './commands/rm.ts';
+import Exec from './commands/exec.ts';
 import CachePrune from './commands/cache-prune.ts';
 
 export const COMMANDS = {
@@ -43,5 +44,6 @@ export const COMMANDS = {
   stop: Stop,
   kill: Kill,
   rm: Rm,
+  exec: Exec,
   'cache:prune': CachePrune,
 };

@@ -8,10 +8,14 @@ export const FRAME_HEADER_BYTES = 5;
 /** No legitimate frame comes near this; a bigger LEN means the stream is corrupt. */
 export const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024;
 
-/** Guest → host: hello, ready, exit, failure (protocol.h enum hs_frame_type). */
-export const GUEST_FRAME_TYPES = ['H', 'R', 'X', 'F'] as const;
-/** Host → guest: spec, kill, window size, input, EOF, bye. */
-export const HOST_FRAME_TYPES = ['S', 'K', 'W', 'I', 'E', 'B'] as const;
+/** Guest → host: hello, ready, exit, failure; exec started, output, exit (protocol.h enum hs_frame_type). */
+export const GUEST_FRAME_TYPES = ['H', 'R', 'X', 'F', 'r', 'o', 'x'] as const;
+/** Host → guest: spec, kill, window size, input, EOF, bye; exec new, input, EOF, kill, window size. */
+export const HOST_FRAME_TYPES = ['S', 'K', 'W', 'I', 'E', 'B', 'N', 'i', 'e', 'k', 'w'] as const;
+/** Exec frames (PROTOCOL.md "Exec") start their payload with the exec id, u32 BE. */
+export const EXEC_ID_BYTES = 4;
+/** The stream byte of an `o` frame. */
+export const EXEC_STREAM = { stdout: 1, stderr: 2 } as const;
 export type GuestFrameType = (typeof GUEST_FRAME_TYPES)[number];
 export type HostFrameType = (typeof HOST_FRAME_TYPES)[number];
 
@@ -51,6 +55,13 @@ export function encodeWindowSizePayload(rows: number, cols: number): Buffer {
 /** `W`: terminal size, tty mode only. */
 export function windowSizeFrame(rows: number, cols: number): Buffer {
   return encodeFrame('W', encodeWindowSizePayload(rows, cols));
+}
+
+/** An exec frame's payload: the id, then the frame's own payload (the supervisor adds and strips ids). */
+export function withExecId(id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const p = Buffer.alloc(EXEC_ID_BYTES);
+  p.writeUInt32BE(id);
+  return Buffer.concat([p, payload]);
 }
 
 export interface ExitReport {

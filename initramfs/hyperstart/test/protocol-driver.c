@@ -126,6 +126,23 @@ static int parse_file(const char *path)
 	return 0;
 }
 
+/* Exec ids and the X decoder the host side (supervisor/) uses. */
+static void print_exec_codecs(void)
+{
+	unsigned char id[EXEC_ID_BYTES], x[EXIT_PAYLOAD_BYTES];
+	uint32_t code;
+	uint64_t nout, nerr;
+	exec_id_encode(id, 0x01020304);
+	fputs(",\"execId\":", stdout);
+	hex(id, sizeof id);
+	printf(",\"execIdDecoded\":%u,\"streams\":[%d,%d],\"maxFrame\":%u", (unsigned)exec_id_decode(id),
+	       EXEC_STREAM_STDOUT, EXEC_STREAM_STDERR, (unsigned)MAX_FRAME_PAYLOAD);
+	exit_payload_encode(x, 137, 5, (uint64_t)1 << 33);
+	int ok = exit_payload_decode(x, sizeof x, &code, &nout, &nerr);
+	printf(",\"exitDecoded\":[%d,%u,%llu,%llu,%d]", ok, (unsigned)code, (unsigned long long)nout,
+	       (unsigned long long)nerr, exit_payload_decode(x, sizeof x - 1, &code, &nout, &nerr));
+}
+
 static void print_protocol(void)
 {
 	unsigned char h[FRAME_HEADER_BYTES], x[EXIT_PAYLOAD_BYTES];
@@ -138,9 +155,12 @@ static void print_protocol(void)
 	       HS_PROTOCOL_VERSION, HS_VERSION, HS_PORT_CTL, HS_PORT_OUT, HS_PORT_ERR);
 	fputs(",\"specHeader\":", stdout);
 	hex(SPEC_HEADER, strlen(SPEC_HEADER));
-	printf(",\"guestFrames\":\"%c%c%c%c\",\"hostFrames\":\"%c%c%c%c%c%c\"",
+	printf(",\"guestFrames\":\"%c%c%c%c%c%c%c\",\"hostFrames\":\"%c%c%c%c%c%c%c%c%c%c%c\"",
 	       FRAME_HELLO, FRAME_READY, FRAME_EXIT, FRAME_FAIL,
-	       FRAME_SPEC, FRAME_KILL, FRAME_WINSIZE, FRAME_INPUT, FRAME_EOF, FRAME_BYE);
+	       FRAME_EXEC_STARTED, FRAME_EXEC_OUTPUT, FRAME_EXEC_EXIT,
+	       FRAME_SPEC, FRAME_KILL, FRAME_WINSIZE, FRAME_INPUT, FRAME_EOF, FRAME_BYE,
+	       FRAME_EXEC_NEW, FRAME_EXEC_INPUT, FRAME_EXEC_EOF, FRAME_EXEC_KILL, FRAME_EXEC_WINSIZE);
+	print_exec_codecs();
 	frame_header_encode(h, FRAME_KILL, 0x010203);
 	fputs(",\"header\":", stdout);
 	hex(h, sizeof h);
