@@ -1,6 +1,6 @@
 /**
  * One fuzz case from one 32-bit seed: the seed picks the family (layer,
- * blob, manifest, config, index, oci-layout, docker-archive, oci-archive),
+ * blob, manifest, config, index, oci-layout, docker-archive, oci-archive, aci),
  * the mutation and the image format, and writes the inputs. The same seed
  * always writes the same bytes, so a failure is reproduced by its seed.
  * Registry cases are made by registry-cases.ts (they need its running registry).
@@ -12,10 +12,11 @@ import { encodeTar } from '../../toolchain/tar/writer.ts';
 import { dockerArchiveFiles, layoutFiles, tarOf, TAG, writeFiles, type Compression, type DockerHooks, type Hooks, type Layer } from './image-files.ts';
 import { BYTE_MUTATIONS, CONFIG_MUTATIONS, DOCKER_MANIFEST_MUTATIONS, INDEX_MUTATIONS, MANIFEST_MUTATIONS, OCI_LAYOUT_MUTATIONS } from './json-mutations.ts';
 import { BYTE_LEVEL, MARKER, baseMembers, layerMutations, mutatedLayer } from './layer-mutations.ts';
+import { aciMutations, writeAci } from './aci-cases.ts';
 import { registryCase } from './registry-cases.ts';
 import { Rng } from './rng.ts';
 
-export type Family = 'control' | 'layer' | 'blob' | 'manifest' | 'config' | 'index' | 'oci-layout' | 'docker-archive' | 'oci-archive' | 'registry';
+export type Family = 'control' | 'layer' | 'blob' | 'manifest' | 'config' | 'index' | 'oci-layout' | 'docker-archive' | 'oci-archive' | 'aci' | 'registry';
 
 export interface PreparedCase {
   /** The IMAGE argument of `hyperbuild build`. */
@@ -51,6 +52,7 @@ const WEIGHTS: [Family, number][] = [
   ['oci-layout', 3],
   ['docker-archive', 9],
   ['oci-archive', 9],
+  ['aci', 6],
   ['registry', 6],
 ];
 
@@ -217,6 +219,10 @@ export function fuzzCase(seed: number): FuzzCase {
     case 'oci-archive': {
       const mutation = rng.pick(archiveMutationNames(family));
       return make(mutation, (dir) => ({ reference: archiveCase(rng, family, mutation, dir) }));
+    }
+    case 'aci': {
+      const mutation = rng.pick(aciMutations());
+      return make(mutation, (dir) => ({ reference: writeAci(rng, mutation, dir), expectStatus: mutation === 'valid' ? 0 : undefined }));
     }
     case 'registry':
       return registryCase(seed, rng);

@@ -128,7 +128,7 @@ export async function scanAci(path: string): Promise<ScannedAci> {
     sha256.update(b);
     size += b.length;
   }, (b) => sha512.update(b));
-  for await (const { entry, body } of readTar(tar, label)) {
+  for await (const { entry, body } of readTar(tar, label, { requireEnd: true })) {
     const place = placeOf(entry.path, entry.type, label);
     if (place.kind === 'rootfs' || place.kind === 'rootfs-dir') sawRootfs = true;
     if (place.kind !== 'manifest') continue;
@@ -150,7 +150,7 @@ export async function scanAci(path: string): Promise<ScannedAci> {
  * the stripped path (byte string, no leading '/') and may drop a member.
  */
 export async function* aciRootfsMembers(path: string, label: string, keep: (path: ByteString, type: string) => boolean = () => true): AsyncGenerator<TarMember> {
-  for await (const member of readTar(tarBytes(path, label), label)) {
+  for await (const member of readTar(tarBytes(path, label), label, { requireEnd: true })) {
     const { entry } = member;
     const place = placeOf(entry.path, entry.type, label);
     if (place.kind !== 'rootfs') continue;

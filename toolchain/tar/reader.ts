@@ -75,7 +75,7 @@ function paddingFor(size: number): number {
  * - End: two zero blocks, one zero block then EOF, or EOF at a block
  *   boundary. After the end the rest of the source is read and discarded so
  *   that upstream digest checks see every byte. With `requireEnd` (archives
- *   no digest covers: docker save, oci-archive files), EOF without a zero
+ *   no digest covers: docker save, oci-archive and ACI files), EOF without a zero
  *   block is named as a truncation. Image layers need not: their digests
  *   prove the bytes are all their author published, marker or not, and
  *   some writers leave it out.
