@@ -94,6 +94,19 @@ export class NewcWriter {
     return chunk;
   }
 
+  /**
+   * Counts `n` body bytes the caller puts in the archive itself (an archive
+   * assembled in separately compressed pieces), with body()'s checks.
+   */
+  skipBody(n: number): void {
+    if (n === 0) return;
+    if (!this.#inBody || n > this.#owed) {
+      throw new HyperbuildError(`cpio writer: ${this.#describeCurrent()} has more data than its header's filesize`);
+    }
+    this.#owed -= n;
+    this.#offset += n;
+  }
+
   /** Padding after the body; fails if the body was shorter than announced. */
   endBody(): Buffer {
     if (this.#owed !== 0) {
