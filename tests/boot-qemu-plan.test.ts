@@ -31,14 +31,14 @@ const qemuPlan = (r: LaunchRequest) => buildQemuArgs(r, HOST);
 /** The value following `flag` each time it occurs. */
 const values = (args: readonly string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
 
-test('PVH vmlinux → microvm with virtio-mmio devices and no legacy devices', () => {
+test('PVH vmlinux → microvm with virtio-pci devices (not MMIO: 16 MiB of queue buffers) and no legacy devices', () => {
   const plan = qemuPlan(request());
   assert.is(plan.machine, 'microvm');
-  assert.equal(values(plan.args, '-M'), ['microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on']);
+  assert.equal(values(plan.args, '-M'), ['microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on,pcie=on']);
   const devices = values(plan.args, '-device');
-  assert.ok(devices.some((d) => d.startsWith('virtio-serial-device,')));
-  assert.ok(devices.some((d) => d.startsWith('virtio-net-device,')));
-  assert.not.ok(devices.some((d) => d.includes('-pci')));
+  assert.ok(devices.some((d) => d.startsWith('virtio-serial-pci,')));
+  assert.ok(devices.some((d) => d.startsWith('virtio-net-pci,') && d.endsWith(',romfile=')));
+  assert.not.ok(devices.some((d) => /^virtio-[a-z0-9]+-device,/.test(d)), 'no virtio-mmio device');
   for (const f of ['-nodefaults', '-no-user-config', '-nographic', '-no-reboot']) assert.ok(plan.args.includes(f), f);
   assert.equal(values(plan.args, '-kernel'), ['/b/vmlinux']);
   assert.equal(values(plan.args, '-initrd'), ['/b/initramfs.cpio.gz']);
@@ -102,7 +102,7 @@ test('volumes → fsdev + virtio-9p, read-only honoured, commas in paths escaped
     'local,id=fshbv0,path=/data/a,,b,security_model=none',
     'local,id=fshbv1,path=/etc/x,security_model=none,readonly=on',
   ]);
-  assert.ok(values(plan.args, '-device').includes('virtio-9p-device,fsdev=fshbv0,mount_tag=hbv0'));
+  assert.ok(values(plan.args, '-device').includes('virtio-9p-pci,fsdev=fshbv0,mount_tag=hbv0'));
   const q35 = qemuPlan(request({ manifest: manifest({ format: 'bzImage', pvh: false }), volumes: [{ tag: 'hbv0', hostPath: '/d', guestPath: '/d', readOnly: false }] }));
   assert.ok(values(q35.args, '-device').includes('virtio-9p-pci,fsdev=fshbv0,mount_tag=hbv0'));
 });
@@ -111,7 +111,7 @@ test('a disk rootfs is attached read-only as virtio-blk', () => {
   const m = { ...manifest({}), rootfs: { name: 'rootfs.erofs', digest: '', size: 1, type: 'erofs' as const } };
   const plan = qemuPlan(request({ manifest: m }));
   assert.equal(values(plan.args, '-drive'), ['file=/b/rootfs.erofs,if=none,id=rootfs,format=raw,readonly=on']);
-  assert.ok(values(plan.args, '-device').includes('virtio-blk-device,drive=rootfs'));
+  assert.ok(values(plan.args, '-device').includes('virtio-blk-pci,drive=rootfs,romfile='));
   assert.equal(values(qemuPlan(request()).args, '-drive'), []);
 });
 

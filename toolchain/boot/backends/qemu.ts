@@ -1,9 +1,14 @@
 /**
  * QEMU backend: its capabilities, its accelerator flags, its user-network
  * (slirp) addresses, and the argv it runs. Machine choice:
- *  - `microvm` for a PVH-bootable ELF vmlinux: no firmware walk, no PCI, virtio-mmio
- *    devices found through ACPI; ACPI also lets the guest's power-off end QEMU.
- *  - `q35` otherwise (bzImage): virtio-pci devices, SeaBIOS + linuxboot.
+ *  - `microvm` for a PVH-bootable ELF vmlinux: no firmware walk; ACPI lets the guest's
+ *    power-off end QEMU and describes its PCIe host bridge (pcie=on).
+ *  - `q35` otherwise (bzImage): SeaBIOS + linuxboot.
+ * Devices are virtio-pci on both. Not virtio-mmio: QEMU's MMIO transport offers
+ * 1024-entry queues (VIRTQUEUE_MAX_SIZE) and Linux's virtio_console fills each
+ * receive queue with a 4 KiB buffer per entry, so our four (control, ctl,
+ * stdout, stderr) pinned 16 MiB of guest RAM; on PCI the queues have 128
+ * entries (2 MiB). That is what kept a bundle from booting in 28 MiB.
  * Always -nodefaults -no-user-config -nographic -no-reboot, no device option ROMs.
  */
 import { closeSync, fchmodSync, fchownSync, fstatSync, openSync } from 'node:fs';
@@ -68,7 +73,7 @@ function machineArgs(r: LaunchRequest, machine: QemuMachine, cmdline: string, pa
   const args: string[] = ['-nodefaults', '-no-user-config', '-nographic', '-no-reboot'];
   if (machine === 'microvm') {
     // rtc=on: without a CMOS clock the kernel waits ~1 s for it at boot ("Unable to read current time from RTC").
-    args.push('-M', 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on');
+    args.push('-M', 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on,pcie=on');
   } else {
     args.push('-M', 'q35');
   }
@@ -106,10 +111,10 @@ function channelArgs(r: LaunchRequest, serial: string): string[] {
   return args;
 }
 
-function deviceArgs(r: LaunchRequest, mmio: boolean, jail: JailLayout | undefined, path: (name: string) => string): string[] {
-  const dev = (kind: 'net' | '9p' | 'blk') => `virtio-${kind}-${mmio ? 'device' : 'pci'}`;
+function deviceArgs(r: LaunchRequest, jail: JailLayout | undefined, path: (name: string) => string): string[] {
+  const dev = (kind: 'net' | '9p' | 'blk') => `virtio-${kind}-pci`;
   // PCI devices would otherwise load iPXE option ROMs (slow, and unneeded: we boot -kernel).
-  const noRom = mmio ? '' : ',romfile=';
+  const noRom = ',romfile=';
   const args: string[] = [];
   if (r.network === 'user') {
     const fwd = r.publish.map((p) => `,hostfwd=${p.protocol}:${p.hostIp}:${p.hostPort}-:${p.guestPort}`).join('');
@@ -131,18 +136,18 @@ function deviceArgs(r: LaunchRequest, mmio: boolean, jail: JailLayout | undefine
 /** The whole plan, pure: same request and host facts, same argv. */
 export function buildQemuArgs(r: LaunchRequest, host: QemuHost = { binary: QEMU_BINARY }, template?: QemuTemplateExtras): QemuLaunchPlan {
   const machine = qemuMachineFor(r.manifest.kernel);
-  const mmio = machine === 'microvm';
+  const microvm = machine === 'microvm';
   const cmdline = composeCmdline(r.manifest.cmdline, {
     verbose: r.verbose,
     // microvm has no PIT (pit=off) to calibrate the TSC against; under KVM the guest gets kvmclock.
-    tscKhz: mmio && r.accel === 'tcg' ? host.tscKhz : undefined,
+    tscKhz: microvm && r.accel === 'tcg' ? host.tscKhz : undefined,
   });
   const path = (name: string) => host.jail?.paths[name] ?? join(r.bundleDir, name);
   const args = [
     ...machineArgs(r, machine, cmdline, path, template?.memory),
     ...(host.jail?.args ?? []),
-    ...channelArgs(r, `virtio-serial-${mmio ? 'device' : 'pci'}`),
-    ...deviceArgs(r, mmio, host.jail, path),
+    ...channelArgs(r, 'virtio-serial-pci'),
+    ...deviceArgs(r, host.jail, path),
     ...(template ? ['-chardev', `socket,id=qmp,path=${q(template.monitor)}`, '-mon', 'chardev=qmp,mode=control'] : []),
     ...(template?.incoming ? ['-incoming', 'defer'] : []),
   ];
