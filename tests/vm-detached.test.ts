@@ -96,6 +96,8 @@ when('a detached loop app: run -d prints the ID; wait gives its code; logs has s
   assert.is(logs.stderr, 'err 1\nerr 2\nerr 3\n');
   const tail = hb('logs', '--tail', '2', 'loop');
   assert.equal([tail.stdout, tail.stderr], ['out 3\n', 'err 3\n'], '--tail counts the lines of both streams');
+  assert.is(hb('logs', '--since', '1h', 'loop').stdout, 'out 1\nout 2\nout 3\n');
+  assert.is(hb('logs', '--since', '2999-01-01T00:00:00Z', 'loop').stdout, '', '--since a later date: nothing');
   const stamped = hb('logs', '-t', 'loop').stdout.split('\n')[0];
   assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out 1$/);
   const exited = psJson().find((v) => v.name === 'loop')!;
@@ -205,6 +207,16 @@ when('run in the foreground: shares boot (exit code, output), is listed while it
   assert.is(v.exitCode, 4);
   assert.is(hb('logs', 'fg').status, 2, 'a foreground run has no logs (its output went to the terminal)');
   assert.is(hb('rm', 'fg').status, 0);
+  // stop reaches a foreground run through its hyperbuild (SIGTERM, forwarded to the app as K 15).
+  let up!: () => void;
+  const isUp = new Promise<void>((r) => { up = r; });
+  const fgStop = runCli(['run', ...TCG, '--name', 'fgstop', bundle!.dir, '--', 'sh', '-c', 'echo up; exec sleep 1000'], { env, onStdout: (so) => { if (so.includes('up')) up(); } });
+  await Promise.race([isUp, fgStop]);
+  assert.is(hb('stop', 'fgstop').status, 0);
+  const fgEnd = await fgStop;
+  assert.equal([fgEnd.status, fgEnd.stdout], [143, 'up\n']);
+  assert.is(psJson().find((x) => x.name === 'fgstop')?.exitCode, 143);
+  assert.is(hb('rm', 'fgstop').status, 0);
   const rm = hb('run', ...TCG, '--rm', '--name', 'gone', bundle!.dir, '--', 'true');
   assert.is(rm.status, 0, rm.stderr);
   assert.not.ok(psJson().some((x) => x.name === 'gone'));
