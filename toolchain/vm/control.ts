@@ -8,7 +8,7 @@
 import { constants } from 'node:os';
 import { BadInputError, HyperbuildError } from '../errors/errors.ts';
 import { askMonitor, exitLine } from './monitor-client.ts';
-import { isAlive } from './proc.ts';
+import { isAlive, killIfAlive, waitGone } from './proc.ts';
 import { viewVm, vmLabel, type VmView } from './ps.ts';
 
 export const FOREGROUND_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -44,6 +44,8 @@ export async function stopVm(v: VmView, ms: number): Promise<number | undefined>
   if (v.state === 'exited') return v.status.exitCode;
   if (v.config?.mode === 'foreground') {
     signalForeground(v, 'SIGTERM');
+    // Its hyperbuild forwards SIGTERM to the app; past `ms` it is killed (its watchdog kills QEMU).
+    if (!(await waitGone([v.status.supervisor], ms))) killIfAlive(v.status.supervisor);
     return (await untilExited(v)).status.exitCode;
   }
   const lines = await askMonitor(v.ref.dir, `stop ${ms}`, (l) => l[0]?.startsWith('error') || exitLine(l) !== undefined);
