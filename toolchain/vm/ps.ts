@@ -31,6 +31,7 @@ export function liveState(s: VmStatus): { state: VmStatus['state']; message?: st
   }
   // A foreground run records no QEMU: its hyperbuild is the supervisor (and QEMU dies with it).
   if (isAlive(s.supervisor)) return { state: s.state };
+  if (s.state === 'running') return { state: 'exited', message: `its hyperbuild (pid ${s.supervisor?.pid}) is gone and no exit was recorded` };
   return { state: 'exited', message: 'its supervisor is gone and QEMU never started' };
 }
 
