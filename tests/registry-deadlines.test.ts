@@ -2,7 +2,7 @@
  * Hopeless registries end in bounded time with their documented class and
  * exit code (README exit-code table), through the real CLI: a registry that
  * never answers, one that sends a byte a second (a manifest without
- * Content-Length, a blob with one), 500 forever, 429 with Retry-After 100000,
+ * Content-Length, a blob with one), one nobody listens on, 500 forever, 429 with Retry-After 100000,
  * a redirect loop and a 401 token loop. Each run's wall time is bounded as a
  * hang detector only; the default --registry-timeout case shows a hopeless
  * pull finishes well under a minute, saying what it is waiting on.
@@ -15,7 +15,7 @@ import * as assert from 'uvu/assert';
 import { runCli } from './helpers/cli.ts';
 import { makeOciLayout, seededBytes, tempDir, type OciLayoutInfo } from './helpers/registry-fixtures.ts';
 import { startFaultProxy, type Fault, type FaultProxy } from './helpers/registry-fault-proxy.ts';
-import { startRegistry, type RegistryServer } from './helpers/registry-server.ts';
+import { freePort, startRegistry, type RegistryServer } from './helpers/registry-server.ts';
 
 let registry: RegistryServer;
 let proxy: FaultProxy;
@@ -110,6 +110,17 @@ test('a 401 token loop: 4 (AccessDeniedError) after one renewal', async () => {
   const o = await buildThrough(/^\/v2\//, { kind: 'token-loop' }, '5s');
   expectClass(o, 4, /access denied by 127\.0\.0\.1:\d+ \(HTTP 401\)/, 20);
   assert.match(o.hintLine, /hyperbuild login 127\.0\.0\.1:\d+/);
+});
+
+test('a registry nobody listens on: 3 (RegistryError), named as unreachable', async () => {
+  const port = await freePort();
+  const started = Date.now();
+  const r = await runCli(['build', `127.0.0.1:${port}/d/img:1`, '-o', join(work, 'out-unreachable'), '--cache-dir', join(work, 'cache-unreachable'), '--registry-timeout', '3s'], { from: 'source' });
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.is(r.status, 3, r.stderr);
+  assert.match(lines.at(-2)!, /^hyperbuild: error: contacting registry 127\.0\.0\.1:\d+: cannot talk to 127\.0\.0\.1:\d+: .*ECONNREFUSED.*; gave up after \d (try|tries)/);
+  assert.match(lines.at(-1)!, /^hint: check the registry address and your network/);
+  assert.ok((Date.now() - started) / 1000 < 30, 'hang detector');
 });
 
 test('the default --registry-timeout: a registry that never answers ends well under a minute, saying what it waits on', async () => {
