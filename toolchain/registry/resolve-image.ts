@@ -3,7 +3,7 @@
  * the requested platform; a plain manifest is taken as it is.
  */
 import { BadInputError } from '../errors/errors.ts';
-import type { ImageManifest } from '../image/manifest.ts';
+import { assertDescribedAs, type ImageManifest } from '../image/manifest.ts';
 import type { Platform } from '../image/platform.ts';
 import { selectPlatform } from '../image/platform-select.ts';
 import type { RegistryClient } from './client.ts';
@@ -22,6 +22,7 @@ export async function resolveImage(client: RegistryClient, repository: string, r
   if (top.parsed.kind === 'image') return { top, image: { ...top, manifest: top.parsed.manifest } };
   const chosen = selectPlatform(top.parsed.index, platform, `${client.registry}/${repository}:${reference}`);
   const child = await fetchManifest(client, repository, chosen.digest);
+  assertDescribedAs(child.parsed, chosen.mediaType, `${client.registry}/${repository}@${chosen.digest}`);
   if (child.parsed.kind !== 'image') {
     throw new BadInputError(`${client.registry}/${repository}@${chosen.digest} is an index inside an index, which hyperbuild does not follow`);
   }
