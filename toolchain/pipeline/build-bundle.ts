@@ -36,8 +36,13 @@ export const DEFAULT_MAX_ROOTFS_SIZE = 2 * 1024 ** 3;
  * twice as fast as gzip. zstd stays the choice for the smallest bundle (README).
  */
 export const DEFAULT_COMPRESSION: Compression = 'lz4';
-/** What the bundle boots with before `boot` adds console and machine options. */
-export const BUNDLE_CMDLINE = 'rdinit=/.hyperstart/init panic=-1';
+/**
+ * What the bundle boots with before `boot` adds console and machine options.
+ * initramfs_async=0: unpack before the devices probe, so the initrd's copy is
+ * freed before virtio fills its queues; with it the hello bundle boots in
+ * 28 MiB every time, without it 9 times in 10 (same boot time on 1 vCPU).
+ */
+export const BUNDLE_CMDLINE = 'rdinit=/.hyperstart/init panic=-1 initramfs_async=0';
 
 async function cachedInitramfs(cacheDir: string, key: string, memo: DigestMemo): Promise<CachedInitramfs | undefined> {
   try {
