@@ -16,9 +16,53 @@ import { zstdCompressor } from './zstd.ts';
 
 export type { BlockSink };
 
-/** Appends to `file`; each write gets its offset when it is asked for, so concurrent writes land in order. */
-function appender(file: FileHandle): (bytes: Buffer) => Promise<void> {
-  let position = 0;
+/** A sink for one piece: end() gives the CRC-32 (gzip) and size of the uncompressed bytes. */
+export type PieceSink = Omit<BlockSink, 'end'> & { end(): Promise<{ crc: number; size: number }> };
+
+/**
+ * A piece of an lz4 or gzip initramfs (pipeline/write-initramfs.ts): the
+ * compressed bytes of `blocks` written into `path` from offset `from`. lz4:
+ * one complete legacy stream (the kernel and lz4 -d read such streams one
+ * after another as one); gzip: raw deflate pieces only, the member's header
+ * and end are written around all pieces. end() gives the CRC-32 and size of
+ * what went in (the CRC only for gzip).
+ */
+export async function openPieceFile(kind: 'lz4' | 'gzip', path: string, from: number): Promise<PieceSink> {
+  if (kind === 'lz4') {
+    const { command, failure } = lz4Compressor();
+    const sink = spawnFilterToFile(command, path, failure, { from });
+    let size = 0;
+    return {
+      write: (block) => {
+        size += block.length;
+        return sink.write(block);
+      },
+      // lz4 frames need no CRC of the whole.
+      end: async () => {
+        await sink.end();
+        return { crc: 0, size };
+      },
+      abort: () => sink.abort(),
+    };
+  }
+  const file = await open(path, 'w');
+  const gz = new ParallelGzip(appender(file, from), undefined, true);
+  return {
+    write: (block) => gz.write(block),
+    end: async () => {
+      try {
+        return await gz.end();
+      } finally {
+        await file.close();
+      }
+    },
+    abort: () => file.close(),
+  };
+}
+
+/** Appends to `file` from `from`; each write gets its offset when it is asked for, so concurrent writes land in order. */
+function appender(file: FileHandle, from = 0): (bytes: Buffer) => Promise<void> {
+  let position = from;
   return async (bytes) => {
     const at = position;
     position += bytes.length;

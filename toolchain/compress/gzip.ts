@@ -28,8 +28,50 @@ const GZIP_OS_UNIX = 3;
 /** A final, empty fixed-Huffman block: what ends a deflate stream whose pieces all ended with a sync flush. */
 const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
 
-function header(): Buffer {
+/** The 10-byte member header: deflate, no flags, MTIME 0, XFL 0, OS Unix. */
+export function gzipHeader(): Buffer {
   return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, GZIP_OS_UNIX]);
+}
+
+/** What ends a member whose deflate pieces all ended with a sync flush: the final empty block, CRC-32 and size mod 2^32. */
+export function gzipEnd(crc: number, size: number): Buffer {
+  const trailer = Buffer.alloc(10);
+  FINAL_EMPTY_BLOCK.copy(trailer, 0);
+  trailer.writeUInt32LE(crc >>> 0, 2);
+  trailer.writeUInt32LE(size % 2 ** 32, 6);
+  return trailer;
+}
+
+function gf2Times(matrix: number[], vector: number): number {
+  let sum = 0;
+  for (let i = 0; vector !== 0; i++, vector >>>= 1) if (vector & 1) sum ^= matrix[i];
+  return sum >>> 0;
+}
+
+function gf2Square(square: number[], matrix: number[]): void {
+  for (let n = 0; n < 32; n++) square[n] = gf2Times(matrix, matrix[n]);
+}
+
+/** CRC-32 of A followed by B from crc(A), crc(B) and B's length, without the bytes (zlib's crc32_combine). */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  if (lengthB <= 0) return crcA >>> 0;
+  const even = new Array<number>(32);
+  const odd = new Array<number>(32);
+  odd[0] = 0xedb88320;
+  for (let n = 1, row = 1; n < 32; n++, row <<= 1) odd[n] = row >>> 0;
+  gf2Square(even, odd);
+  gf2Square(odd, even);
+  let crc = crcA >>> 0;
+  for (let len = lengthB; len > 0; ) {
+    gf2Square(even, odd);
+    if (len % 2 === 1) crc = gf2Times(even, crc);
+    len = Math.floor(len / 2);
+    if (len === 0) break;
+    gf2Square(odd, even);
+    if (len % 2 === 1) crc = gf2Times(odd, crc);
+    len = Math.floor(len / 2);
+  }
+  return (crc ^ crcB) >>> 0;
 }
 
 function deflatePiece(piece: Buffer, level: number, dictionary: Buffer | undefined): Promise<Buffer> {
@@ -51,9 +93,10 @@ export class ParallelGzip {
   private stagedBytes = 0;
   private chain: Promise<void>;
 
-  constructor(private readonly emit: (bytes: Buffer) => Promise<void> | void, private readonly level = GZIP_DEFAULT_LEVEL) {
+  /** `raw`: only the deflate pieces, no header or end (a piece of a member put together elsewhere, see gzipEnd). */
+  constructor(private readonly emit: (bytes: Buffer) => Promise<void> | void, private readonly level = GZIP_DEFAULT_LEVEL, private readonly raw = false) {
     if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`gzip level must be 1..9, not ${level}`);
-    this.chain = Promise.resolve(emit(header()));
+    this.chain = Promise.resolve(raw ? undefined : emit(gzipHeader()));
   }
 
   /** Start deflating one piece now (its bookkeeping happens in call order); the emit chain keeps the output in order. */
@@ -97,14 +140,12 @@ export class ParallelGzip {
     this.stagedBytes = 0;
   }
 
-  /** The last piece, the final block and the trailer (CRC-32 and size mod 2^32); resolves when all is emitted. */
-  async end(): Promise<void> {
+  /** The last piece, then (unless raw) the final block and the trailer; resolves when all is emitted, with the input's CRC-32 and size. */
+  async end(): Promise<{ crc: number; size: number }> {
     this.flushStaged();
-    const trailer = Buffer.alloc(8);
-    trailer.writeUInt32LE(this.crc >>> 0, 0);
-    trailer.writeUInt32LE(this.size % 2 ** 32, 4);
-    this.chain = this.chain.then(() => this.emit(Buffer.concat([FINAL_EMPTY_BLOCK, trailer])));
+    if (!this.raw) this.chain = this.chain.then(() => this.emit(gzipEnd(this.crc, this.size)));
     await this.chain;
+    return { crc: this.crc >>> 0, size: this.size };
   }
 }
 

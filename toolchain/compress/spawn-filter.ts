@@ -11,7 +11,7 @@
  * "exit code 1" alone tells a user nothing.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { HyperbuildError } from '../errors/errors.ts';
 
 export interface FilterCommand {
@@ -143,13 +143,16 @@ export interface BlockSink {
 
 /**
  * The same tool, writing straight into the file at `path` (its stdout is the
- * file): the compressed bytes never pass through this process. A block given
+ * file), after the first `from` bytes: the compressed bytes never pass
+ * through this process. A block given
  * to write() is the tool's to read until the promise resolves (the pipe took it).
  */
-export function spawnFilterToFile(cmd: FilterCommand, path: string, onFailure: FailureMapper): BlockSink {
+export function spawnFilterToFile(cmd: FilterCommand, path: string, onFailure: FailureMapper, opts: { from?: number } = {}): BlockSink {
   const fd = openSync(path, 'w');
   let child: ReturnType<typeof spawn>;
   try {
+    // The tool writes from the descriptor's offset: leave the first `from` bytes to the caller.
+    if (opts.from) writeSync(fd, Buffer.alloc(opts.from));
     child = spawn(cmd.command, cmd.args, { stdio: ['pipe', fd, 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
   } finally {
     closeSync(fd);

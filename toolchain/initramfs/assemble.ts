@@ -1,15 +1,17 @@
 /**
- * The initramfs as newc bytes: the merged tree in a fixed order, so the same
- * tree always gives the same archive, handed out in large blocks (what a
- * compressor wants) with file contents read straight into them from where
- * the tree says they are (tree/content.ts): memory stays flat whatever the
- * image's size.
+ * The initramfs's layout: the merged tree as newc entries in a fixed order,
+ * so the same tree always gives the same archive, checked once by the newc
+ * writer, and cut into pieces at content-defined entry boundaries. A piece
+ * carries a key naming exactly what it is made of (headers, padding, and
+ * the identity of each file's content), so a piece of an earlier build with
+ * the same key has the same bytes and can be reused compressed
+ * (pipeline/write-initramfs.ts). piece-writer.ts turns pieces into bytes.
  */
+import { createHash } from 'node:crypto';
 import { makeMode } from '../cpio/file-mode.ts';
 import type { CpioHeader } from '../cpio/newc-header.ts';
 import { NewcWriter } from '../cpio/newc-writer.ts';
 import type { ByteString } from '../paths/byte-string.ts';
-import { ContentReader } from '../tree/content.ts';
 import type { Inode } from '../tree/inode.ts';
 import type { RootfsTree } from '../tree/rootfs-tree.ts';
 
@@ -18,8 +20,12 @@ export interface AssembleOptions {
   sourceDateEpoch?: number;
 }
 
-/** Size of the blocks handed to the compressor. */
-export const ASSEMBLE_BLOCK = 1 << 20;
+/** A piece ends after an entry with a probability of its size over this (so pieces average about this much). */
+export const PIECE_TARGET = 4 << 20;
+/** ...and always once it has this much. */
+export const PIECE_MAX = 32 << 20;
+/** Names the piece format in every key: bump it when the bytes a key stands for change. */
+const PIECE_KEY_VERSION = 'hyperbuild initramfs piece 1';
 
 /** One archive entry: its header, and the inode whose bytes follow it (files: the first name only; symlinks: the target). */
 export interface TreeEntry {
@@ -27,6 +33,11 @@ export interface TreeEntry {
   header: CpioHeader;
   inode: Inode;
 }
+
+/** What the kernel's unpacker hard-links (maybe_link); directories and symlinks never are. */
+const LINKABLE_KINDS: ReadonlySet<Inode['kind']> = new Set(['file', 'chardev', 'blockdev', 'fifo']);
+/** Numbers from paths start here; hardlinked inodes are numbered below. */
+const PATH_INO_BASE = 2 ** 31;
 
 /** Names per inode, so hardlinked files get the right nlink. */
 function countLinks(tree: RootfsTree): Map<Inode, number> {
@@ -38,8 +49,15 @@ function countLinks(tree: RootfsTree): Map<Inode, number> {
 /**
  * The tree as newc entries in a fixed order: depth-first, names in byte order,
  * so parents come before children and the same tree always gives the same
- * bytes. Inode numbers are assigned in that order; the first name of a
- * hardlinked inode carries the data (what the kernel's unpacker wants).
+ * bytes. The first name of a hardlinked inode carries the data (what the
+ * kernel's unpacker wants).
+ *
+ * Inode numbers matter to the unpacker only for hardlinks (maybe_link: a
+ * file or device with nlink >= 2 whose number it has seen is linked), so
+ * hardlinked inodes are numbered 1, 2, 3… in walk order and every other
+ * entry takes a number from its path, above 2^31 so it can never meet a
+ * hardlinked one. A file added early in the tree then changes no other
+ * entry's header, and the pieces after it stay the same (pipeline/write-initramfs.ts).
  */
 export function* treeEntries(tree: RootfsTree, opts: AssembleOptions = {}): Generator<TreeEntry> {
   const links = countLinks(tree);
@@ -51,9 +69,9 @@ export function* treeEntries(tree: RootfsTree, opts: AssembleOptions = {}): Gene
   let nextIno = 1;
   for (const { path, node } of tree.walk()) {
     const inode = node.inode;
-    const first = !inos.has(inode);
-    if (first) inos.set(inode, nextIno++);
     const nlink = node.children ? 2 : links.get(inode)!;
+    const first = !inos.has(inode);
+    if (first) inos.set(inode, nlink >= 2 && LINKABLE_KINDS.has(inode.kind) ? nextIno++ : PATH_INO_BASE + (nameHash(path) % PATH_INO_BASE));
     let filesize = 0;
     if (inode.kind === 'file' && first) filesize = inode.size;
     else if (inode.kind === 'symlink') filesize = Buffer.byteLength(inode.target, 'latin1');
@@ -77,100 +95,87 @@ export function* treeEntries(tree: RootfsTree, opts: AssembleOptions = {}): Gene
   }
 }
 
-/** Fills blocks taken from a pool; each full block is set aside for the writer, and the next is taken only when needed. */
-class BlockFiller {
-  private block: Buffer | undefined;
-  used = 0;
-  readonly full: Buffer[] = [];
-
-  constructor(private readonly take: () => Buffer) {}
-
-  put(bytes: Buffer): void {
-    for (let at = 0; at < bytes.length; ) {
-      const { block, offset } = this.room();
-      const n = bytes.copy(block, offset, at);
-      at += n;
-      this.advance(n);
-    }
-  }
-
-  /** The free part of the current block, for writing into directly. */
-  room(): { block: Buffer; offset: number; length: number } {
-    this.block ??= this.take();
-    return { block: this.block, offset: this.used, length: ASSEMBLE_BLOCK - this.used };
-  }
-
-  advance(n: number): void {
-    this.used += n;
-    if (this.used === ASSEMBLE_BLOCK) {
-      this.full.push(this.block!);
-      this.block = undefined;
-      this.used = 0;
-    }
-  }
-
-  rest(): Buffer | undefined {
-    return this.used > 0 ? this.block!.subarray(0, this.used) : undefined;
-  }
+/** One entry of a piece: header and name with their padding, the inode whose bytes follow, the padding after them. */
+export interface PieceEntry {
+  head: Buffer;
+  inode: Inode;
+  bodySize: number;
+  pad: Buffer;
 }
 
-/** One entry's bytes into the blocks (header and name, body read in place, padding), handing out each block as it fills. */
-function* putEntry(out: BlockFiller, writer: NewcWriter, reader: ContentReader, { name, header, inode }: TreeEntry): Generator<Buffer> {
-  out.put(writer.entry(header, name));
-  while (out.full.length > 0) yield out.full.shift()!;
-  if (inode.kind === 'symlink') {
-    out.put(writer.body(Buffer.from(inode.target, 'latin1')));
-  } else if (header.filesize > 0) {
-    for (let at = 0; at < header.filesize; ) {
-      const { block, offset, length } = out.room();
-      const n = Math.min(length, header.filesize - at);
-      reader.readInto(inode, at, block, offset, n);
-      writer.body(block.subarray(offset, offset + n));
-      out.advance(n);
-      at += n;
-      while (out.full.length > 0) yield out.full.shift()!;
-    }
+/** A run of whole entries (the last piece ends with the trailer). */
+export interface ArchivePiece {
+  /** sha256 (hex) of what the piece is made of; undefined when some content has no stable identity (it is never reused). */
+  key: string | undefined;
+  /** Uncompressed bytes. */
+  size: number;
+  entries: PieceEntry[];
+  /** The trailer and the archive's final padding, in the last piece. */
+  tail?: Buffer;
+}
+
+/** FNV-1a of a name: the piece cut's coin, so cuts depend on the entries themselves and resynchronise right after a change. */
+function nameHash(name: ByteString): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** What names an inode's bytes in a key: the layer content and range for spilled files, a digest for files in memory. */
+function contentIdentity(inode: Inode, size: number): string | undefined {
+  if (inode.kind === 'symlink') return `symlink:${Buffer.from(inode.target, 'latin1').toString('hex')}`;
+  if (size === 0) return '';
+  if (inode.spill) return inode.spill.source === undefined ? undefined : `spill:${inode.spill.source}:${inode.spill.offset}:${size}`;
+  const h = createHash('sha256');
+  for (const c of inode.content) h.update(c);
+  return `bytes:${h.digest('hex')}`;
+}
+
+/** Collects entries until a cut, with the key of what it holds. */
+class PieceBuilder {
+  private hash = createHash('sha256').update(PIECE_KEY_VERSION);
+  private stable = true;
+  entries: PieceEntry[] = [];
+  size = 0;
+
+  add(e: PieceEntry): void {
+    const identity = contentIdentity(e.inode, e.bodySize);
+    if (identity === undefined) this.stable = false;
+    this.hash.update(e.head).update(`${identity ?? ''}\n`).update(e.pad);
+    this.entries.push(e);
+    this.size += e.head.length + e.bodySize + e.pad.length;
   }
-  out.put(writer.endBody());
-  while (out.full.length > 0) yield out.full.shift()!;
-}
 
-/** Where the archive goes: `write` resolves when the block may be filled again (compress/file-sink.ts). */
-export interface BlockSink {
-  write(block: Buffer): Promise<void>;
+  take(tail?: Buffer): ArchivePiece {
+    if (tail) {
+      this.hash.update('trailer').update(tail);
+      this.size += tail.length;
+    }
+    const piece: ArchivePiece = { key: this.stable ? this.hash.digest('hex') : undefined, size: this.size, entries: this.entries, ...(tail ? { tail } : {}) };
+    this.hash = createHash('sha256').update(PIECE_KEY_VERSION);
+    this.stable = true;
+    this.entries = [];
+    this.size = 0;
+    return piece;
+  }
 }
-
-/** Blocks the writer cycles through: up to four with the sink (compressing, or in a pipe), two ready to fill. */
-const POOL_BLOCKS = 6;
-/** A header, name or padding (a few KiB at most) can finish one block and start the next in one go: keep two free. */
-const KEEP_FREE = 2;
 
 /**
- * Write the whole initramfs (uncompressed newc) into `sink` in blocks of
- * ASSEMBLE_BLOCK bytes (the last one shorter), cycling POOL_BLOCKS buffers:
- * memory stays the same whatever the tree holds. Returns the archive's size.
+ * The archive as pieces, in order, from metadata alone (no content is read):
+ * every entry goes through one newc writer, which checks it and gives its
+ * header and padding. A piece ends after an entry of B bytes with
+ * probability B / PIECE_TARGET (decided by the entry's name), or at PIECE_MAX.
  */
-export async function assembleInto(tree: RootfsTree, sink: BlockSink, opts: AssembleOptions = {}): Promise<number> {
-  const free: Buffer[] = Array.from({ length: POOL_BLOCKS }, () => Buffer.allocUnsafe(ASSEMBLE_BLOCK));
-  const busy: Promise<Buffer>[] = [];
-  const reader = new ContentReader();
+export function* planPieces(tree: RootfsTree, opts: AssembleOptions = {}): Generator<ArchivePiece> {
   const writer = new NewcWriter();
-  const out = new BlockFiller(() => free.pop()!);
-  const send = async (block: Buffer) => {
-    const given = sink.write(block).then(() => block);
-    given.catch(() => undefined);
-    busy.push(given);
-    while (free.length < KEEP_FREE) free.push(await busy.shift()!);
-  };
-  try {
-    for (const entry of treeEntries(tree, opts)) for (const block of putEntry(out, writer, reader, entry)) await send(block);
-    out.put(writer.trailer());
-    for (const block of out.full.splice(0)) await send(block);
-    const rest = out.rest();
-    if (rest) await send(rest);
-    await Promise.all(busy);
-  } finally {
-    reader.close();
+  const piece = new PieceBuilder();
+  for (const { name, header, inode } of treeEntries(tree, opts)) {
+    const head = writer.entry(header, name);
+    writer.skipBody(header.filesize);
+    const pad = writer.endBody();
+    piece.add({ head, inode, bodySize: header.filesize, pad });
+    const bytes = head.length + header.filesize + pad.length;
+    if (nameHash(name) < (bytes / PIECE_TARGET) * 2 ** 32 || piece.size >= PIECE_MAX) yield piece.take();
   }
-  return writer.offset;
+  yield piece.take(writer.trailer());
 }

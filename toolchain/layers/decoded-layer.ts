@@ -110,8 +110,11 @@ export async function decodeLayerInto(members: AsyncIterable<TarMember>, dir: st
   return { entries: index.length, dataBytes: data.size };
 }
 
-/** The entries of a decoded layer, each file pointing at its bytes in the data file. */
-export async function readDecodedLayer(dir: string): Promise<PlacedEntry[]> {
+/**
+ * The entries of a decoded layer, each file pointing at its bytes in the
+ * data file; `source` (the layer's diff_id) names those bytes across builds.
+ */
+export async function readDecodedLayer(dir: string, source?: string): Promise<PlacedEntry[]> {
   const parsed = JSON.parse(await readFile(join(dir, INDEX_FILE), 'utf8')) as { format: number; entries: StoredEntry[] };
   if (parsed.format !== DECODED_LAYER_FORMAT) throw new Error(`decoded layer ${dir} has format ${parsed.format}, not ${DECODED_LAYER_FORMAT}`);
   const path = join(dir, DATA_FILE);
@@ -121,6 +124,6 @@ export async function readDecodedLayer(dir: string): Promise<PlacedEntry[]> {
       path: p, type, mode, uid, gid, mtime, size, linkname, devmajor, devminor,
       xattrs: xattrs ? new Map(xattrs.map(([name, value]) => [name, Buffer.from(value, 'base64')])) : noXattrs,
     };
-    return type === 'file' ? { entry, spill: { path, offset } } : { entry };
+    return type === 'file' ? { entry, spill: source === undefined ? { path, offset } : { path, offset, source } } : { entry };
   });
 }

@@ -10,11 +10,9 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { INITRAMFS_FILE_NAMES } from '../bundle/manifest.ts';
-import { openCompressedFile } from '../compress/file-sink.ts';
 import { writeDiskRootfs } from '../disk/write-disk-rootfs.ts';
-import { writeAtomicWith, writeFileAtomic } from '../fs/atomic.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 import { encodeSpec } from '../hyperstart/spec.ts';
-import { assembleInto } from '../initramfs/assemble.ts';
 import { addHyperStart } from '../initramfs/hyperstart-files.ts';
 import { readDecodedLayer } from '../layers/decoded-layer.ts';
 import { applyPlacedLayer, type LayerLimits } from '../tree/apply-layer.ts';
@@ -23,6 +21,7 @@ import { RootfsTree } from '../tree/rootfs-tree.ts';
 import { AUTO_DISK_THRESHOLD, cacheKeyHex, type BuildContext, type CachedInitramfs } from './build-context.ts';
 import { decodeLayers, type LayerDecoding } from './decode-layers.ts';
 import { imageSpec } from './image-spec.ts';
+import { writeInitramfs } from './write-initramfs.ts';
 
 /** HyperStart finds the root disk as the first virtio-blk device. */
 const ROOT_DISK_DEVICE = '/dev/vda';
@@ -33,7 +32,7 @@ async function mergeLayers(layers: LayerInput[], decoding: LayerDecoding, limits
   for (let i = 0; i < layers.length; i++) {
     const dir = await decoding.layer(i);
     report(`applying ${layers[i].label}${decoding.reused.has(i) ? ' (decoded before)' : ''}`);
-    applyPlacedLayer(tree, await readDecodedLayer(dir), i, layers[i].label, limits);
+    applyPlacedLayer(tree, await readDecodedLayer(dir, layers[i].diffId), i, layers[i].label, limits);
   }
   return tree;
 }
@@ -78,17 +77,7 @@ async function writeArtifacts(ctx: BuildContext, tree: RootfsTree, limits: Layer
   report(`writing initramfs (${opts.compression})`);
   const dir = join(opts.cacheDir, 'initramfs');
   const final = join(dir, `${cacheKeyHex(ctx.key!)}.cpio${INITRAMFS_FILE_NAMES[opts.compression].slice('initramfs.cpio'.length)}`);
-  let uncompressedSize = 0;
-  await writeAtomicWith(final, async (tmp) => {
-    const sink = await openCompressedFile(opts.compression, tmp);
-    try {
-      uncompressedSize = await assembleInto(initramfsTree, sink, { sourceDateEpoch: opts.sourceDateEpoch });
-      await sink.end();
-    } catch (err) {
-      await sink.abort();
-      throw err;
-    }
-  });
+  const uncompressedSize = await writeInitramfs(initramfsTree, opts.compression, final, { cacheDir: opts.cacheDir, sourceDateEpoch: opts.sourceDateEpoch });
   const { digest, size } = await ctx.memo!.digest(final);
   const meta: CachedInitramfs = { path: final, digest, size, uncompressedSize, rootfsBytes: limits.bytesSoFar, disk };
   // Written last: the entry counts only once both files are complete.

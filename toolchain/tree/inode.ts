@@ -35,6 +35,8 @@ export interface SpillRange {
   /** Shared by every range of one spill file (one string per layer, not per file). */
   readonly path: string;
   readonly offset: number;
+  /** What the spill file holds, the same in every build (a layer's diff_id); without it, nothing built from it is reused. */
+  readonly source?: string;
 }
 
 /** A name in the tree. Directories own their children; other nodes point at a shared Inode. */
