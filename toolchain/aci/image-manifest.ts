@@ -92,6 +92,16 @@ class Fields {
     return v;
   }
 
+  /** An absolute path whose '..' never climbs above the root. */
+  inside(v: string, field: string): string {
+    let depth = 0;
+    for (const part of v.split('/')) {
+      if (part === '..' && --depth < 0) this.fail(field, `'${v.slice(0, 200)}' climbs out of the root filesystem with '..'`);
+      else if (part !== '' && part !== '.' && part !== '..') depth++;
+    }
+    return v;
+  }
+
   labels(v: unknown, field: string): AciLabel[] {
     const seen = new Set<string>();
     return this.array(v, field).map((raw, i) => {
@@ -187,7 +197,7 @@ export function parseAciManifest(bytes: Buffer, where: string): AciManifest {
     return { imageName, labels: f.labels(o.labels, `dependencies[${i}].labels`), ...(imageID ? { imageID } : {}), ...(size !== undefined ? { size } : {}) };
   });
 
-  const pathWhitelist = f.array(m.pathWhitelist, 'pathWhitelist').map((p, i) => f.absolute(f.string(p, `pathWhitelist[${i}]`)!, `pathWhitelist[${i}]`));
+  const pathWhitelist = f.array(m.pathWhitelist, 'pathWhitelist').map((p, i) => f.inside(f.absolute(f.string(p, `pathWhitelist[${i}]`)!, `pathWhitelist[${i}]`), `pathWhitelist[${i}]`));
 
   return {
     acVersion,
