@@ -24,7 +24,10 @@ import { detectKernelFormat } from './kernel-format.ts';
 import { HYPERKERNEL_FILES, kernelsDir, listCachedKernels, readCachedKernel, type CachedKernelEntry } from './kernel-cache.ts';
 
 export interface ResolvedKernel {
+  /** The file that goes into the bundle. */
   path: string;
+  /** The file it was derived from, when that is another one (the padded vmlinux behind the compact copy): what a depfile names. */
+  sourcePath?: string;
   kernel: Omit<BundleKernel, 'name' | 'digest' | 'size'>;
   /** Modules to pack into the initramfs, in load order, for modular kernels. */
   modules: { hostPath: string; name: string }[];
@@ -87,6 +90,7 @@ async function hyperKernel(entry: CachedKernelEntry, log: (line: string) => void
   log(`using HyperKernel ${entry.release ?? ''} (${entry.key.slice(0, 12)})`);
   return {
     path,
+    sourcePath: join(entry.dir, HYPERKERNEL_FILES.vmlinux),
     kernel: { kind: 'hyperkernel', release: entry.release ?? fmt.release, format: fmt.format, pvh: fmt.pvh, configDigest: entry.configDigest, modular: false },
     modules: [],
     features: kernelFeatures('hyperkernel'),

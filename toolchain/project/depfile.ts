@@ -24,7 +24,7 @@ export function buildInputFiles(ctx: BuildContext, extra: readonly string[] = []
   const files = [
     ...extra,
     ...(ctx.image?.localFiles ?? []),
-    ...(ctx.kernel ? [ctx.kernel.path, ...ctx.kernel.modules.map((m) => m.hostPath)] : []),
+    ...(ctx.kernel ? [...(ctx.kernel.sourcePath ? [ctx.kernel.sourcePath] : []), ctx.kernel.path, ...ctx.kernel.modules.map((m) => m.hostPath)] : []),
     hyperStartBinaryPath(),
   ];
   return [...new Set(files.map((f) => resolve(f)))];
