@@ -38,6 +38,8 @@ interface EventWaiter {
   timer: NodeJS.Timeout;
 }
 
+const closedError = (): QmpError => new QmpError('the monitor closed the connection (QEMU exited?)');
+
 type Message = { QMP?: unknown; return?: unknown; error?: { class: string; desc: string }; id?: number; event?: string; data?: Record<string, unknown> };
 
 export class QmpClient {
@@ -52,8 +54,9 @@ export class QmpClient {
   private constructor(private readonly sock: Socket) {
     sock.setEncoding('utf8');
     sock.on('data', (s: string) => this.onData(s));
-    sock.on('error', (err) => this.fail(new QmpError(`monitor connection failed: ${err.message}`)));
-    sock.on('close', () => this.fail(new QmpError('the monitor closed the connection (QEMU exited?)')));
+    // A reset is how an exiting QEMU often closes the monitor: the same outcome as a clean close.
+    sock.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? closedError() : new QmpError(`monitor connection failed: ${err.message}`)));
+    sock.on('close', () => this.fail(closedError()));
   }
 
   /** Wrap a connected monitor socket: wait for the greeting, then leave negotiation mode. */
