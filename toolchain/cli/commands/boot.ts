@@ -9,7 +9,6 @@ import { BaseCommand } from '../base-command.ts';
 import { kernelCacheDirFlag } from '../kernel-flags.ts';
 import { ACCEL_CHOICES, type AccelRequest } from '../../boot/accel.ts';
 import { parseDurationMs } from '../../boot/duration.ts';
-import { parseEnvEntry, readEnvFile } from '../../boot/env-options.ts';
 import { parseMemory } from '../../boot/memory.ts';
 import { parsePublish } from '../../boot/publish.ts';
 import { DEFAULT_HYPERVISOR, HYPERVISOR_NAMES, hypervisorByName } from '../../boot/backends/registry.ts';
@@ -23,6 +22,7 @@ import { BadInputError, HyperbuildError } from '../../errors/errors.ts';
 import { writeFileAtomic } from '../../fs/atomic.ts';
 import { builtBundleDir, withRunDefaults } from '../boot-run-defaults.ts';
 import { projectFileFlag } from '../project-flag.ts';
+import { specFlags, specRequest } from '../spec-flags.ts';
 import { bundleArgument } from '../../project/bundle-argument.ts';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -53,12 +53,7 @@ export default class Boot extends BaseCommand {
   };
 
   static flags = {
-    entrypoint: Flags.string({ description: 'replace the image entrypoint (and drop its cmd); \'\' removes it' }),
-    env: Flags.string({ char: 'e', description: 'set NAME=VALUE, or pass NAME from this environment', multiple: true, multipleNonGreedy: true }),
-    'env-file': Flags.string({ description: 'read NAME=VALUE lines from a file', multiple: true, multipleNonGreedy: true }),
-    workdir: Flags.string({ char: 'w', description: 'working directory of the app (absolute)' }),
-    user: Flags.string({ char: 'u', description: 'run the app as name|uid[:group|gid]' }),
-    hostname: Flags.string({ description: 'the VM\'s hostname' }),
+    ...specFlags,
     tty: Flags.boolean({ char: 't', description: 'run the app on a terminal (raw mode here, window size forwarded)' }),
     interactive: Flags.boolean({ char: 'i', description: 'forward stdin to the app' }),
     publish: Flags.string({ char: 'p', description: 'forward [IP:]HOST:GUEST[/tcp|udp]; binds 127.0.0.1 unless IP is given', multiple: true, multipleNonGreedy: true }),
@@ -159,7 +154,6 @@ async function writeReport(path: string, value: unknown): Promise<void> {
 
 /** The flags as a boot request (everything but the bundle); bad values are refused here (exit 2). */
 function bootRequest(flags: BootFlags, command: string[]): Omit<BootOptions, 'bundleDir'> {
-  const hostEnv = process.env;
   return {
     hypervisor: hypervisorByName(flags.hypervisor ?? DEFAULT_HYPERVISOR, { connect: flags.connect }),
     accel: flags.accel as AccelRequest,
@@ -167,13 +161,7 @@ function bootRequest(flags: BootFlags, command: string[]): Omit<BootOptions, 'bu
     cpus: flags.cpus,
     publish: (flags.publish ?? []).map(parsePublish),
     overrides: {
-      entrypoint: flags.entrypoint,
-      args: command,
-      envFiles: (flags['env-file'] ?? []).flatMap((f) => readEnvFile(f, hostEnv)),
-      env: (flags.env ?? []).map((e) => parseEnvEntry(e, hostEnv, '--env')).filter((e): e is string => e !== undefined),
-      workdir: flags.workdir,
-      user: flags.user,
-      hostname: flags.hostname,
+      ...specRequest(flags, command, process.env),
       tty: flags.tty,
       network: flags.network as NetworkMode,
       volumes: (flags.volume ?? []).map((v, i) => parseVolume(v, i)),

@@ -8,7 +8,7 @@ import { BaseCommand } from '../base-command.ts';
 import { parseMemory } from '../../boot/memory.ts';
 import { parsePublish } from '../../boot/publish.ts';
 import { exportBundle, type ExportResult } from '../../export/export-bundle.ts';
-import { givenSpecFlags, specFlags, specRequest, splitDashDash } from '../../export/runtime-flags.ts';
+import { givenSpecFlags, specFlags, specRequest, splitDashDash } from '../spec-flags.ts';
 import { EXPORT_TARGETS, parseExportTarget, type ExportNetworkMode } from '../../export/targets.ts';
 
 export default class Export extends BaseCommand {

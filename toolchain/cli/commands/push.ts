@@ -11,7 +11,7 @@ import { pushBundle } from '../../registry/bundle-push.ts';
 import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
 import { BadInputError } from '../../errors/errors.ts';
 import { pushKubevirtImage, type KubevirtPushResult } from '../../export/kubevirt-push.ts';
-import { givenSpecFlags, specFlags, specRequest, splitDashDash } from '../../export/runtime-flags.ts';
+import { givenSpecFlags, specFlags, specRequest, splitDashDash } from '../spec-flags.ts';
 import { bundleArgument } from '../../project/bundle-argument.ts';
 import { projectFileFlag } from '../project-flag.ts';
 

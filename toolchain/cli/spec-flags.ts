@@ -1,12 +1,12 @@
 /**
- * The runtime-spec flags that `export` and `push --as kubevirt` bake into a
- * VM (the same names and meanings as `hyperbuild boot`), and the split of
+ * The runtime-spec flags shared by `boot`/`run` and by `export` and `push --as kubevirt` (which bake them into a
+ * VM), one definition for all, and the split of
  * argv at `--` for the command. Values go through boot's own parsers
- * (env-options.ts); the spec itself is made in runtime.ts.
+ * (env-options.ts); boot makes the spec in boot/runtime-spec.ts, export in export/runtime.ts.
  */
 import { Flags } from '@oclif/core';
 import { parseEnvEntry, readEnvFile } from '../boot/env-options.ts';
-import type { SpecRequest } from './runtime.ts';
+import type { SpecRequest } from '../export/runtime.ts';
 
 export const specFlags = {
   entrypoint: Flags.string({ description: 'replace the image entrypoint (and drop its cmd); \'\' removes it' }),
