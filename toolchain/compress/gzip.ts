@@ -24,6 +24,10 @@ export const GZIP_DEFAULT_LEVEL = 6;
 /** Bytes per parallel piece: big enough that the 32 KiB dictionary costs nothing, small enough for many pieces. */
 export const GZIP_SEGMENT = 1 << 20;
 const WINDOW = 32 * 1024;
+/** zlib's output buffer per piece: one piece's output in one or two goes, not dozens of 16 KiB round trips to the thread pool. */
+const DEFLATE_OUT_CHUNK = 512 * 1024;
+/** The same for inflating layers: 128 KiB pieces of output, an eighth of the thread-pool round trips of zlib's 16 KiB. */
+const INFLATE_OUT_CHUNK = 128 * 1024;
 const GZIP_OS_UNIX = 3;
 /** A final, empty fixed-Huffman block: what ends a deflate stream whose pieces all ended with a sync flush. */
 const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
@@ -76,7 +80,7 @@ export function crc32Combine(crcA: number, crcB: number, lengthB: number): numbe
 
 function deflatePiece(piece: Buffer, level: number, dictionary: Buffer | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    deflateRaw(piece, { level, finishFlush: constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }, (err, out) => (err ? reject(err) : resolve(out)));
+    deflateRaw(piece, { level, chunkSize: DEFLATE_OUT_CHUNK, finishFlush: constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }, (err, out) => (err ? reject(err) : resolve(out)));
   });
 }
 
@@ -172,7 +176,7 @@ export async function* gzipCompress(input: AsyncIterable<Buffer>, level: number 
 
 export async function* gzipDecompress(input: AsyncIterable<Buffer>, label: string): AsyncGenerator<Buffer> {
   try {
-    yield* through(input, createGunzip());
+    yield* through(input, createGunzip({ chunkSize: INFLATE_OUT_CHUNK }));
   } catch (error) {
     if (isZlibError(error)) {
       const what = error.code === 'Z_BUF_ERROR' ? 'truncated gzip data' : 'corrupt gzip data';
