@@ -82,10 +82,10 @@ class PieceAssembler {
   /** Append a piece's payload; a reused one that fails its digest is made again. */
   async append(piece: ArchivePiece, ready: Promise<{ made: CachedPiece; reused: boolean }>): Promise<void> {
     let { made, reused } = await ready;
-    if (!this.cache.copyPayload(made, this.out, this.written)) {
-      if (!reused) throw new Error(`internal error: piece ${made.path} changed while it was being written`);
+    // A piece made by this build was hashed as it was stored; one from an earlier build is checked as it is copied.
+    if (!this.cache.copyPayload(made, this.out, this.written, reused)) {
       made = await this.make(piece);
-      this.cache.copyPayload(made, this.out, this.written);
+      this.cache.copyPayload(made, this.out, this.written, false);
     }
     this.written += made.payloadSize;
     this.crc = crc32Combine(this.crc, made.crc, made.size);
