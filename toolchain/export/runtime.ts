@@ -10,7 +10,7 @@ import type { ImageRuntimeConfig } from '../bundle/manifest.ts';
 import type { OpenedBundle } from '../bundle/open-bundle.ts';
 import { QEMU_USER_NETWORK } from '../boot/backends/qemu.ts';
 import type { PortPublish } from '../boot/publish.ts';
-import { buildRuntimeSpec } from '../boot/runtime-spec.ts';
+import { buildRuntimeSpec, type RuntimeOverrides } from '../boot/runtime-spec.ts';
 import { BadInputError } from '../errors/errors.ts';
 import type { HyperStartSpec, NetworkSpec } from '../hyperstart/protocol.ts';
 import type { ExportNetwork } from './plan.ts';
@@ -71,16 +71,8 @@ export function exportNetwork(mode: ExportNetworkMode, r: NetworkRequest): Expor
   }
 }
 
-/** Runtime-spec overrides, as `boot` takes them (already parsed and resolved). */
-export interface SpecRequest {
-  entrypoint?: string;
-  args: string[];
-  envFiles: string[];
-  env: string[];
-  workdir?: string;
-  user?: string;
-  hostname?: string;
-}
+/** Runtime-spec overrides, as `boot` takes them (already parsed and resolved), without what only a live VM has (a terminal, volumes). */
+export type SpecRequest = Omit<RuntimeOverrides, 'tty' | 'network' | 'volumes'>;
 
 export function exportRuntimeSpec(image: ImageRuntimeConfig, s: SpecRequest, network: NetworkSpec): HyperStartSpec {
   return buildRuntimeSpec(image, { ...s, tty: false, network: network.mode === 'none' ? 'none' : 'user', volumes: [] }, network);
