@@ -14,6 +14,7 @@
  * "" for a literal quote, and ends a command at CR or LF: names holding CR or
  * LF cannot be expressed and are refused.
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeMode } from '../cpio/file-mode.ts';
@@ -53,33 +54,62 @@ const CREATED_MODE: Partial<Record<Inode['kind'], number>> = { directory: 0o755,
  * gets it as atime, ctime, mtime and crtime.
  */
 export async function writeDebugfsScript(tree: RootfsTree, workDir: string, sourceDateEpoch: number | undefined, createdAt: number): Promise<DebugfsScript> {
-  const script = new ScriptBuilder(workDir, sourceDateEpoch, createdAt);
+  const scriptPath = join(workDir, 'debugfs.script');
+  const script = new ScriptBuilder(workDir, sourceDateEpoch, createdAt, scriptPath);
   await writeFile(script.emptyFile, '');
   for (const { node } of tree.walk()) if (!node.children) script.countLink(node.inode);
 
   const hasLostAndFound = tree.root.children!.get(LOST_AND_FOUND);
   if (!hasLostAndFound?.children) script.lines.push(`rmdir /${LOST_AND_FOUND}`);
-  // Pass 1: every name; non-directories get their fields at once.
   try {
+    // Pass 1: every name; non-directories get their fields at once.
     for (const { path, node } of tree.walk()) {
       if (path !== '') await script.createName(path, node.inode, Boolean(node.children));
     }
+    // Pass 2: directories, by absolute path, after all their children exist.
+    for (const { path, node } of tree.walk()) {
+      if (node.children) await script.setFields(quote(abs(path), 'path'), node.inode, true);
+    }
   } finally {
     script.reader.close();
+    script.lines.close();
   }
-  // Pass 2: directories, by absolute path, after all their children exist.
-  for (const { path, node } of tree.walk()) {
-    if (node.children) await script.setFields(quote(abs(path), 'path'), node.inode, true);
+  return { path: scriptPath, files: script.fileCount };
+}
+
+/** The script's lines, written to its file a batch at a time, so a tree of any size costs no more memory than a batch. */
+class ScriptLines {
+  private readonly fd: number;
+  private batch: ByteString[] = [];
+
+  constructor(path: string) {
+    this.fd = openSync(path, 'w');
   }
 
-  const scriptPath = join(workDir, 'debugfs.script');
-  await writeFile(scriptPath, Buffer.from(script.lines.join('\n') + '\n', 'latin1'));
-  return { path: scriptPath, files: script.fileCount };
+  push(line: ByteString): void {
+    this.batch.push(line);
+    if (this.batch.length >= 4096) this.flush();
+  }
+
+  private flush(): void {
+    if (this.batch.length === 0) return;
+    const bytes = Buffer.from(this.batch.join('\n') + '\n', 'latin1');
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    this.batch = [];
+  }
+
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+    }
+  }
 }
 
 /** The script being written, and what it has already staged in the work directory. */
 class ScriptBuilder {
-  readonly lines: ByteString[] = [];
+  readonly lines: ScriptLines;
   readonly emptyFile: string;
   fileCount = 0;
   private readonly firstPath = new Map<Inode, ByteString>();
@@ -89,8 +119,9 @@ class ScriptBuilder {
   /** File contents are copied to the staged files in bounded chunks, from memory or a spill file. */
   readonly reader = new ContentReader();
 
-  constructor(private readonly workDir: string, private readonly sourceDateEpoch: number | undefined, private readonly createdAt: number) {
+  constructor(private readonly workDir: string, private readonly sourceDateEpoch: number | undefined, private readonly createdAt: number, scriptPath: string) {
     this.emptyFile = join(workDir, 'empty');
+    this.lines = new ScriptLines(scriptPath);
   }
 
   countLink(inode: Inode): void {
@@ -133,7 +164,7 @@ class ScriptBuilder {
         let source = this.emptyFile;
         if (inode.size > 0) {
           source = join(this.workDir, `f${this.fileCount}`);
-          await writeFile(source, this.reader.chunks(inode));
+          this.reader.copyToFile(inode, source);
         }
         this.fileCount++;
         this.lines.push(`write ${quote(source, 'temp file')} ${target}`);

@@ -5,7 +5,7 @@
  * read with positioned reads in bounded chunks so no file's content ever has
  * to sit in the JS heap whole.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { HyperbuildError } from '../errors/errors.ts';
 import type { Inode } from './inode.ts';
 
@@ -19,6 +19,7 @@ export const CONTENT_CHUNK = 1 << 20;
  */
 export class ContentReader {
   private readonly fds = new Map<string, number>();
+  private copyBuffer: Buffer | undefined;
 
   private fd(path: string): number {
     let fd = this.fds.get(path);
@@ -68,6 +69,28 @@ export class ContentReader {
       const buf = Buffer.allocUnsafe(n);
       this.readInto(inode, at, buf, 0, n);
       yield buf;
+    }
+  }
+
+  /** Write the whole content into the new file at `path`, through one reused buffer (no garbage per chunk). */
+  copyToFile(inode: Inode, path: string): void {
+    const out = openSync(path, 'w');
+    try {
+      const write = (bytes: Buffer) => {
+        for (let done = 0; done < bytes.length; ) done += writeSync(out, bytes, done, bytes.length - done);
+      };
+      if (!inode.spill) {
+        for (const chunk of inode.content) write(chunk);
+        return;
+      }
+      this.copyBuffer ??= Buffer.allocUnsafe(CONTENT_CHUNK);
+      for (let at = 0; at < inode.size; at += CONTENT_CHUNK) {
+        const n = Math.min(CONTENT_CHUNK, inode.size - at);
+        this.readInto(inode, at, this.copyBuffer, 0, n);
+        write(this.copyBuffer.subarray(0, n));
+      }
+    } finally {
+      closeSync(out);
     }
   }
 
