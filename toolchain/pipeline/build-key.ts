@@ -20,7 +20,17 @@ export interface BuildInputs {
   diskTools: string;
 }
 
+/**
+ * The revision of what the pipeline writes for given inputs. Bump it with any
+ * change to the bytes or the bundle.json the same inputs give (initramfs piece
+ * layout, inode numbering, the bundle's cmdline, ...): the key then changes, so
+ * neither a cached initramfs nor an existing bundle of the old output is reused.
+ * 2: initramfs in cacheable pieces, path-derived inode numbers, initramfs_async=0.
+ */
+export const OUTPUT_REVISION = 2;
+
 export function buildKey(inputs: BuildInputs): string {
-  const canonical = JSON.stringify(Object.entries(inputs).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const all = { ...inputs, outputRevision: OUTPUT_REVISION };
+  const canonical = JSON.stringify(Object.entries(all).sort(([a], [b]) => (a < b ? -1 : 1)));
   return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 }
