@@ -12,8 +12,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { JAIL_USER } from '../toolchain/boot/jail.ts';
 import { makeTestBundle } from './helpers/boot-bundle.ts';
@@ -21,6 +19,7 @@ import { runOnPty } from './helpers/boot-pty.ts';
 import { cliArgv, FIXTURES, hyperbuild, runCli } from './helpers/cli.ts';
 import { startLibvirtd } from './helpers/libvirtd.ts';
 import { tempDir } from './helpers/places.ts';
+import { fetchThenTerminate, freePort } from './helpers/http-probe.ts';
 
 const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 const work = tempDir('libvirt-run');
@@ -90,44 +89,13 @@ when(ok && spawnSync('python3', ['--version']).status === 0, '-it on a real term
   assert.match(r.output, /EXIT=4/);
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/index.html', timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
 
 when(ok, '-p: the guest\'s httpd answers on the host port; SIGTERM to hyperbuild reaches the app (143)', async () => {
   const port = await freePort();
-  let fetched = '';
-  let fetching = false;
-  const r = await boot(['-p', `${port}:80`, '--stop-timeout', '5', bundle!.dir, '--', 'sh', '-c', 'httpd -p 80 -h /www && echo serving && sleep 60'], {
-    onStdout: (s, pid) => {
-      if (fetching || !s.includes('serving')) return;
-      fetching = true;
-      void (async () => {
-        for (let i = 0; i < 20 && !fetched; i++) {
-          try { fetched = await httpGet(port); } catch { await new Promise((res) => setTimeout(res, 250)); }
-        }
-        process.kill(pid, 'SIGTERM');
-      })();
-    },
-  });
-  assert.is(fetched, 'hello from the guest\n');
+  const probe = fetchThenTerminate(port);
+  const r = await boot(['-p', `${port}:80`, '--stop-timeout', '5', bundle!.dir, '--', 'sh', '-c', 'httpd -p 80 -h /www && echo serving && sleep 60'], { onStdout: probe.onStdout });
+  assert.is(probe.fetched(), 'hello from the guest\n');
   assert.is(r.status, 143, r.stderr);
 });
 

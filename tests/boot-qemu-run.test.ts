@@ -6,7 +6,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { writeBundle } from '../toolchain/bundle/write-bundle.ts';
 import { makeTestBundle, type TestBundle } from './helpers/boot-bundle.ts';
 import { runOnPty } from './helpers/boot-pty.ts';
 import { cliArgv, hyperbuild } from './helpers/cli.ts';
+import { fetchThenTerminate, freePort } from './helpers/http-probe.ts';
 
 // Fresh per run: bundles from an earlier run (maybe with another kernel) are never reused.
 const WORK = mkdtempSync(join(tmpdir(), 'hyperbuild-boot-tests-'));
@@ -175,44 +175,13 @@ when(ok, '-i forwards stdin, EOF ends it', async () => {
   assert.is(r.stdout, 'HELLO STDIN\ndone\n');
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/index.html', timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
 
 when(ok, '-p: busybox httpd in the guest answers on the host port; a taken port is refused before boot', async () => {
   const port = await freePort();
-  let fetched = '';
-  let fetching = false;
-  const r = await boot([...tcg, '-p', `${port}:80`, '--stop-timeout', '5', bundle!.dir, '--', 'sh', '-c', 'httpd -p 80 -h /www && echo serving && sleep 60'], {
-    onStdout: (s, pid) => {
-      if (fetching || !s.includes('serving')) return;
-      fetching = true;
-      void (async () => {
-        for (let i = 0; i < 20 && !fetched; i++) {
-          try { fetched = await httpGet(port); } catch { await new Promise((res) => setTimeout(res, 250)); }
-        }
-        process.kill(pid, 'SIGTERM');
-      })();
-    },
-  });
-  assert.is(fetched, 'hello from the guest\n');
+  const probe = fetchThenTerminate(port);
+  const r = await boot([...tcg, '-p', `${port}:80`, '--stop-timeout', '5', bundle!.dir, '--', 'sh', '-c', 'httpd -p 80 -h /www && echo serving && sleep 60'], { onStdout: probe.onStdout });
+  assert.is(probe.fetched(), 'hello from the guest\n');
   // SIGTERM is forwarded to the app's process group: sleep dies, sh exits 143.
   assert.is(r.code, 143, r.stderr);
 

@@ -11,13 +11,12 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { HYPERSTART_VERSION } from '../toolchain/hyperstart/protocol.ts';
 import { makeTestBundle } from './helpers/boot-bundle.ts';
 import { cliArgv } from './helpers/cli.ts';
 import { tempDir } from './helpers/places.ts';
+import { fetchThenTerminate, freePort } from './helpers/http-probe.ts';
 
 const WORK = tempDir('boot-template');
 const CACHE = join(WORK, 'cache');
@@ -102,43 +101,13 @@ when(ok, 'warm boots: command not found 127, killed by a signal 128+N, stdin wit
   for (const r of [missing, killed, stdin, int]) assert.not.match(r.stderr, /notice: VM template|making VM template/, r.stderr);
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((res) => s.close(res));
-  return port;
-}
 
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 when(ok, '-p on a warm boot: the forward is added after restore and busybox httpd answers through it', async () => {
   const port = await freePort();
-  let fetched = '';
-  let fetching = false;
-  const r = await boot([...tcg, '-p', `${port}:80`, '--stop-timeout', '5', bundle!.dir, '--', 'sh', '-c', 'httpd -p 80 -h /www && echo serving && sleep 60'], {
-    onStdout: (s, pid) => {
-      if (fetching || !s.includes('serving')) return;
-      fetching = true;
-      void (async () => {
-        for (let i = 0; i < 20 && !fetched; i++) {
-          try { fetched = await httpGet(port); } catch { await new Promise((res) => setTimeout(res, 250)); }
-        }
-        process.kill(pid, 'SIGTERM');
-      })();
-    },
-  });
-  assert.is(fetched, 'hello from the guest\n');
+  const probe = fetchThenTerminate(port);
+  const r = await boot([...tcg, '-p', `${port}:80`, '--stop-timeout', '5', bundle!.dir, '--', 'sh', '-c', 'httpd -p 80 -h /www && echo serving && sleep 60'], { onStdout: probe.onStdout });
+  assert.is(probe.fetched(), 'hello from the guest\n');
   assert.is(r.code, 143, r.stderr);
   assert.not.match(r.stderr, /notice: VM template/);
 });
