@@ -7,40 +7,33 @@
  * hang detector only; the default --registry-timeout case shows a hopeless
  * pull finishes well under a minute, saying what it is waiting on.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli } from './helpers/cli.ts';
-import { makeOciLayout, seededBytes, tempDir, type OciLayoutInfo } from './helpers/registry-fixtures.ts';
-import { startFaultProxy, type Fault, type FaultProxy } from './helpers/registry-fault-proxy.ts';
-import { freePort, startRegistry, type RegistryServer } from './helpers/registry-server.ts';
+import { type OciLayoutInfo } from './helpers/registry-fixtures.ts';
+import { startFaultRegistry, type FaultRegistry } from './helpers/fault-registry.ts';
+import { type Fault, type FaultProxy } from './helpers/registry-fault-proxy.ts';
+import { freePort } from './helpers/registry-server.ts';
 
-let registry: RegistryServer;
 let proxy: FaultProxy;
 let work: string;
 let image: OciLayoutInfo;
 let run = 0;
 
+let fixture: FaultRegistry | undefined;
+
 test.before(async () => {
-  registry = await startRegistry({ kind: 'open' });
-  proxy = await startFaultProxy(registry.host);
-  work = tempDir('registry-deadlines');
-  image = makeOciLayout(join(work, 'layout'), { content: seededBytes('deadlines', 100_000).toString('hex') });
-  execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${image.dir}:latest`, `docker://${registry.host}/d/img:1`], { stdio: 'pipe' });
+  fixture = await startFaultRegistry('deadlines', 'd/img:1');
+  ({ proxy, work, image } = fixture);
 });
 
 test.after(async () => {
-  await proxy?.stop();
-  await registry?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
-test.before.each(() => {
-  proxy.rules.length = 0;
-  proxy.seen.length = 0;
-});
+test.before.each(() => fixture!.reset());
 
 interface Outcome {
   status: number;

@@ -3,42 +3,33 @@
  * resume with Range, 500 and 429 (Retry-After) are retried, wrong bytes never
  * reach the cache, and redirects to another host do not carry credentials.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BadInputError, RegistryError } from '../toolchain/errors/errors.ts';
 import { pullImage } from '../toolchain/registry/registry-source.ts';
-import { makeOciLayout, seededBytes, tempDir, type OciLayoutInfo } from './helpers/registry-fixtures.ts';
-import { startFaultProxy, type FaultProxy } from './helpers/registry-fault-proxy.ts';
-import { startRegistry, type RegistryServer } from './helpers/registry-server.ts';
+import { type OciLayoutInfo } from './helpers/registry-fixtures.ts';
+import { startFaultRegistry, type FaultRegistry } from './helpers/fault-registry.ts';
+import { type FaultProxy } from './helpers/registry-fault-proxy.ts';
 
-let registry: RegistryServer;
 let proxy: FaultProxy;
 let work: string;
 let image: OciLayoutInfo;
 const FAST = { retry: { baseDelayMs: 10, maxDelayMs: 50 } };
 
+let fixture: FaultRegistry | undefined;
+
 test.before(async () => {
-  registry = await startRegistry({ kind: 'open' });
-  proxy = await startFaultProxy(registry.host);
-  work = tempDir('registry-faults');
-  // Hex of random bytes: a layer of ~100 KB that gzip cannot shrink to nothing.
-  image = makeOciLayout(join(work, 'layout'), { content: seededBytes('faults', 100_000).toString('hex') });
-  execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${image.dir}:latest`, `docker://${registry.host}/f/img:1`], { stdio: 'pipe' });
+  fixture = await startFaultRegistry('faults', 'f/img:1');
+  ({ proxy, work, image } = fixture);
 });
 
 test.after(async () => {
-  await proxy?.stop();
-  await registry?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
-test.before.each(() => {
-  proxy.rules.length = 0;
-  proxy.seen.length = 0;
-});
+test.before.each(() => fixture!.reset());
 
 const layer = () => image.images[0]!;
 const blobPath = () => new RegExp(`/blobs/${layer().layerDigest}$`);
