@@ -7,24 +7,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { BundleManifest } from '../toolchain/bundle/manifest.ts';
 import type { LaunchRequest } from '../toolchain/boot/hypervisor.ts';
 import { buildQemuArgs } from '../toolchain/boot/backends/qemu.ts';
 import { jailLayout, QEMU_SANDBOX, type JailFacts } from '../toolchain/boot/jail.ts';
 import { HyperbuildError } from '../toolchain/errors/errors.ts';
+import { launchRequest, minimalManifest, socketsIn } from './helpers/launch-request.ts';
 
 function request(over: Partial<LaunchRequest> = {}, rootfs = false): LaunchRequest {
-  const manifest = {
-    kernel: { name: 'vmlinux', digest: '', size: 1, kind: 'hyperkernel', format: 'vmlinux', pvh: true, modular: false },
-    initramfs: { name: 'initramfs.cpio.gz', digest: '', size: 1, compression: 'gzip', uncompressedSize: 1 },
-    ...(rootfs ? { rootfs: { name: 'rootfs.ext4', digest: '', size: 1, type: 'ext4' } } : {}),
-    cmdline: 'rdinit=/.hyperstart/init',
-  } as BundleManifest;
-  return {
-    bundleDir: '/b', manifest, accel: 'tcg', memoryMiB: 128, cpus: 1, network: 'user', publish: [], volumes: [], verbose: false,
-    channels: { control: '/j/ctl.sock', stdout: '/j/out.sock', stderr: '/j/err.sock', console: '/j/con.sock' },
-    ...over,
-  };
+  return launchRequest({ manifest: minimalManifest(rootfs), channels: socketsIn('/j'), ...over });
 }
 
 const ROOT_FACTS: JailFacts = { identity: { user: 'hyperbuild-vm', uid: 999, gid: 995 }, othersMayRead: () => true };

@@ -9,26 +9,16 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BundleManifest } from '../toolchain/bundle/manifest.ts';
 import type { LaunchRequest } from '../toolchain/boot/hypervisor.ts';
 import { libvirtDomainXml, passthroughArgs, type DomainPlacement } from '../toolchain/boot/backends/libvirt-domain.ts';
 import { checkProbe, LibvirtHypervisor, planLibvirtLaunch, qemuIdentityFrom, versionAtLeast } from '../toolchain/boot/backends/libvirt.ts';
 import { hypervisorByName } from '../toolchain/boot/backends/registry.ts';
 import { HyperbuildError } from '../toolchain/errors/errors.ts';
 import { tempDir } from './helpers/places.ts';
+import { launchRequest, minimalManifest, socketsIn } from './helpers/launch-request.ts';
 
 function request(over: Partial<LaunchRequest> = {}, rootfs = false): LaunchRequest {
-  const manifest = {
-    kernel: { name: 'vmlinux', digest: '', size: 1, kind: 'hyperkernel', format: 'vmlinux', pvh: true, modular: false },
-    initramfs: { name: 'initramfs.cpio.gz', digest: '', size: 1, compression: 'gzip', uncompressedSize: 1 },
-    ...(rootfs ? { rootfs: { name: 'rootfs.ext4', digest: '', size: 1, type: 'ext4' } } : {}),
-    cmdline: 'rdinit=/.hyperstart/init',
-  } as BundleManifest;
-  return {
-    bundleDir: '/b', manifest, accel: 'tcg', memoryMiB: 160, cpus: 2, network: 'user', publish: [], volumes: [], verbose: false,
-    channels: { control: '/j/ctl.sock', stdout: '/j/out.sock', stderr: '/j/err.sock', console: '/j/con.sock' },
-    ...over,
-  };
+  return launchRequest({ manifest: minimalManifest(rootfs), memoryMiB: 160, cpus: 2, channels: socketsIn('/j'), ...over });
 }
 
 const placement = (over: Partial<DomainPlacement> = {}): DomainPlacement => ({

@@ -7,6 +7,7 @@ import { composeCmdline } from '../toolchain/boot/kernel-cmdline.ts';
 import { buildQemuArgs, qemuMachineFor, QemuHypervisor, type QemuHost } from '../toolchain/boot/backends/qemu.ts';
 import { tscKhz } from '../toolchain/boot/tsc-frequency.ts';
 import { HyperbuildError } from '../toolchain/errors/errors.ts';
+import { launchRequest } from './helpers/launch-request.ts';
 
 function manifest(kernel: Partial<BundleManifest['kernel']>): BundleManifest {
   return {
@@ -17,12 +18,7 @@ function manifest(kernel: Partial<BundleManifest['kernel']>): BundleManifest {
 }
 
 function request(over: Partial<LaunchRequest> = {}): LaunchRequest {
-  return {
-    bundleDir: '/b', manifest: manifest({}), accel: 'tcg', memoryMiB: 128, cpus: 2, network: 'user',
-    publish: [], volumes: [], verbose: false,
-    channels: { control: '/t/ctl.sock', stdout: '/t/out.sock', stderr: '/t/err.sock', console: '/t/con.sock' },
-    ...over,
-  };
+  return launchRequest({ manifest: manifest({}), cpus: 2, ...over });
 }
 
 const HOST: QemuHost = { binary: 'qemu-system-x86_64', tscKhz: 2_096_021 };

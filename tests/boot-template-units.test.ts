@@ -18,6 +18,7 @@ import { MAX_TEMPLATES, TEMPLATE_RECORD, templateKey, TemplateStore } from '../t
 import { encodeFrame, FrameDecoder } from '../toolchain/hyperstart/protocol.ts';
 import { hyperbuild } from './helpers/cli.ts';
 import { tempDir } from './helpers/places.ts';
+import { launchRequest } from './helpers/launch-request.ts';
 
 const manifest = {
   kernel: { name: 'vmlinux', digest: '', size: 1, kind: 'hyperkernel', format: 'vmlinux', pvh: true, modular: false },
@@ -26,11 +27,7 @@ const manifest = {
 } as BundleManifest;
 
 function request(over: Partial<LaunchRequest> = {}): LaunchRequest {
-  return {
-    bundleDir: '/b', manifest, accel: 'tcg', memoryMiB: 128, cpus: 1, network: 'user', publish: [], volumes: [], verbose: false,
-    channels: { control: '/t/ctl.sock', stdout: '/t/out.sock', stderr: '/t/err.sock', console: '/t/con.sock' },
-    ...over,
-  };
+  return launchRequest({ manifest, ...over });
 }
 const HOST: QemuHost = { binary: 'qemu-system-x86_64', tscKhz: 2_000_000, version: 'QEMU emulator version 7.2.22' };
 const values = (args: readonly string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));

@@ -7,24 +7,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { BundleManifest } from '../toolchain/bundle/manifest.ts';
 import type { LaunchRequest } from '../toolchain/boot/hypervisor.ts';
 import { buildQemuArgs, QEMU_CAPABILITIES } from '../toolchain/boot/backends/qemu.ts';
 import { jailLayout, type JailFacts } from '../toolchain/boot/jail.ts';
 import { HyperbuildError } from '../toolchain/errors/errors.ts';
 import { channelEndpoints } from '../toolchain/vm/create.ts';
 import { supervisorArgs } from '../toolchain/vm/supervisor.ts';
+import { launchRequest } from './helpers/launch-request.ts';
 
 function request(over: Partial<LaunchRequest> = {}): LaunchRequest {
-  const manifest = {
-    kernel: { name: 'vmlinux', digest: '', size: 1, kind: 'hyperkernel', format: 'vmlinux', pvh: true, modular: false },
-    initramfs: { name: 'initramfs.cpio.gz', digest: '', size: 1, compression: 'gzip', uncompressedSize: 1 },
-    cmdline: 'rdinit=/.hyperstart/init',
-  } as BundleManifest;
-  return {
-    bundleDir: '/b', manifest, accel: 'tcg', memoryMiB: 128, cpus: 1, network: 'user', publish: [], volumes: [], verbose: false,
-    channels: channelEndpoints('/run/hyperbuild/0123456789ab'), ...over,
-  };
+  return launchRequest({ channels: channelEndpoints('/run/hyperbuild/0123456789ab'), ...over });
 }
 
 const ROOT: JailFacts = { identity: { user: 'hyperbuild-vm', uid: 999, gid: 995 }, othersMayRead: () => true };
