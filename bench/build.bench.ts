@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeBigAppImage, makeBigImage } from './make-big-image.ts';
+import { makeAppImage, makeBigImage } from './make-big-image.ts';
 import { median } from './timing.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -76,7 +76,7 @@ function incremental(root: string, base: string, app: string, work: string, comp
 
 export function buildBench(root: string, benchOut: string): string[] {
   const image = makeBigImage(join(benchOut, 'big'));
-  const app = makeBigAppImage(join(benchOut, 'big-app'), image);
+  const app = makeAppImage(join(benchOut, 'big-app'), image);
   const work = mkdtempSync(join(benchOut, 'build-work-'));
   const shm = mkdtempSync('/dev/shm/hb-bench-');
   const header = `${'pipeline'.padEnd(58)} ${'wall s'.padStart(7)} ${'CPU s'.padStart(7)} ${'RSS MiB'.padStart(7)} ${'wall'.padStart(8)} ${'CPU'.padStart(8)}`;
