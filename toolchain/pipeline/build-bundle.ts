@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { COMPRESSIONS, type CompressionChoice } from '../compress/kinds.ts';
 import { sha256Digest } from '../digest/digest.ts';
 import { formatPlatform } from '../image/platform.ts';
 import {
@@ -12,7 +13,6 @@ import {
   INITRAMFS_FILE_NAMES,
   KERNEL_FILE_NAME,
   type BundleManifest,
-  type Compression,
 } from '../bundle/manifest.ts';
 import { writeBundle } from '../bundle/write-bundle.ts';
 import { readBundleManifest, verifyBundleFiles } from '../bundle/open-bundle.ts';
@@ -31,11 +31,12 @@ export { AUTO_DISK_THRESHOLD, type BuildContext, type BuildOptions, type RootfsC
 
 export const DEFAULT_MAX_ROOTFS_SIZE = 2 * 1024 ** 3;
 /**
- * lz4 (legacy frame): a 150 MB image booted in 2.2 s under TCG against 3.9 s
- * (gzip) and 4.1 s (zstd), because the guest kernel decompresses it; it builds
- * twice as fast as gzip. zstd stays the choice for the smallest bundle (README).
+ * `auto`: lz4 (legacy frame), or none for a small archive (compress/kinds.ts).
+ * lz4: a 150 MB image booted in 2.2 s under TCG against 3.9 s (gzip) and 4.1 s
+ * (zstd), because the guest kernel decompresses it; it builds twice as fast as
+ * gzip. zstd stays the choice for the smallest bundle (README).
  */
-export const DEFAULT_COMPRESSION: Compression = 'lz4';
+export const DEFAULT_COMPRESSION: CompressionChoice = 'auto';
 /**
  * What the bundle boots with before `boot` adds console and machine options.
  * initramfs_async=0: unpack before the devices probe, so the initrd's copy is
@@ -47,6 +48,8 @@ export const BUNDLE_CMDLINE = 'rdinit=/.hyperstart/init panic=-1 initramfs_async
 async function cachedInitramfs(cacheDir: string, key: string, memo: DigestMemo): Promise<CachedInitramfs | undefined> {
   try {
     const meta = JSON.parse(await readFile(join(cacheDir, 'initramfs', `${cacheKeyHex(key)}.json`), 'utf8')) as CachedInitramfs;
+    // An entry from before `auto` (no compression recorded) is rebuilt, not guessed at.
+    if (!(COMPRESSIONS as readonly string[]).includes(meta.compression)) return undefined;
     for (const f of [meta, ...(meta.disk ? [meta.disk] : [])]) {
       const { digest, size } = await memo.digest(f.path);
       if (digest !== f.digest || size !== f.size) return undefined;
@@ -87,10 +90,10 @@ function bundleManifest(ctx: BuildContext): BundleManifest {
     image: image.config.runtime,
     kernel: { name: KERNEL_FILE_NAME, digest: kernel.digest, size: kernel.size, ...kernel.kernel },
     initramfs: {
-      name: INITRAMFS_FILE_NAMES[opts.compression],
+      name: INITRAMFS_FILE_NAMES[initramfs.compression],
       digest: initramfs.digest,
       size: initramfs.size,
-      compression: opts.compression,
+      compression: initramfs.compression,
       uncompressedSize: initramfs.uncompressedSize,
     },
     ...(initramfs.disk ? { rootfs: { name: `rootfs.${initramfs.disk.type}`, digest: initramfs.disk.digest, size: initramfs.disk.size, type: initramfs.disk.type } } : {}),

@@ -5,6 +5,7 @@
  * do) and the steps (build-bundle.ts) both use it without importing each other.
  */
 import type { BundleManifest, Compression } from '../bundle/manifest.ts';
+import type { CompressionChoice } from '../compress/kinds.ts';
 import type { DigestMemo } from '../cache/digest-memo.ts';
 import type { DiskRootfsKind } from '../disk/write-disk-rootfs.ts';
 import type { Platform } from '../image/platform.ts';
@@ -20,7 +21,7 @@ export interface BuildOptions {
   outDir: string;
   cacheDir: string;
   platform: Platform;
-  compression: Compression;
+  compression: CompressionChoice;
   kernelPath?: string;
   kernelCacheDir: string;
   maxRootfsSize: number;
@@ -41,6 +42,8 @@ export interface CachedFile {
 
 /** What a build leaves in the cache under its key: the initramfs, and the disk for disk-rootfs bundles. */
 export interface CachedInitramfs extends CachedFile {
+  /** What the archive was written with (`auto` resolved). */
+  compression: Compression;
   uncompressedSize: number;
   rootfsBytes: number;
   disk?: CachedFile & { type: DiskRootfsKind };

@@ -10,6 +10,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { INITRAMFS_FILE_NAMES } from '../bundle/manifest.ts';
+import { resolveCompression } from '../compress/kinds.ts';
 import { writeDiskRootfs } from '../disk/write-disk-rootfs.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { encodeSpec } from '../hyperstart/spec.ts';
@@ -74,12 +75,14 @@ async function writeArtifacts(ctx: BuildContext, tree: RootfsTree, limits: Layer
   }
   addHyperStart(initramfsTree, { init: ctx.hyperstart!.bytes, spec: encodeSpec(spec), modules: moduleFiles }, mtime);
 
-  report(`writing initramfs (${opts.compression})`);
+  const fileBytes = (disk ? 0 : limits.bytesSoFar) + ctx.hyperstart!.bytes.length + moduleFiles.reduce((n, m) => n + m.content.length, 0);
+  const compression = resolveCompression(opts.compression, fileBytes);
+  report(`writing initramfs (${compression})`);
   const dir = join(opts.cacheDir, 'initramfs');
-  const final = join(dir, `${cacheKeyHex(ctx.key!)}.cpio${INITRAMFS_FILE_NAMES[opts.compression].slice('initramfs.cpio'.length)}`);
-  const uncompressedSize = await writeInitramfs(initramfsTree, opts.compression, final, { cacheDir: opts.cacheDir, sourceDateEpoch: opts.sourceDateEpoch });
+  const final = join(dir, `${cacheKeyHex(ctx.key!)}.cpio${INITRAMFS_FILE_NAMES[compression].slice('initramfs.cpio'.length)}`);
+  const uncompressedSize = await writeInitramfs(initramfsTree, compression, final, { cacheDir: opts.cacheDir, sourceDateEpoch: opts.sourceDateEpoch });
   const { digest, size } = await ctx.memo!.digest(final);
-  const meta: CachedInitramfs = { path: final, digest, size, uncompressedSize, rootfsBytes: limits.bytesSoFar, disk };
+  const meta: CachedInitramfs = { path: final, digest, size, compression, uncompressedSize, rootfsBytes: limits.bytesSoFar, disk };
   // Written last: the entry counts only once both files are complete.
   await writeFileAtomic(join(dir, `${cacheKeyHex(ctx.key!)}.json`), JSON.stringify(meta));
   return meta;

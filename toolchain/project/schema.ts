@@ -16,7 +16,7 @@ export const PROJECT_SCHEMA_VERSION = 1;
 /** A bundle name: what `build NAME` takes; never mistaken for a path or an image reference. */
 export const BUNDLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-export const COMPRESSION_VALUES = ['lz4', 'gzip', 'zstd', 'none'] as const;
+export const COMPRESSION_VALUES = ['auto', 'lz4', 'gzip', 'zstd', 'none'] as const;
 export const ROOTFS_VALUES = ['auto', 'initramfs', 'ext4', 'erofs'] as const;
 export const ACCEL_VALUES = ['auto', 'kvm', 'tcg', 'hvf'] as const;
 

@@ -7,7 +7,7 @@ import { BaseCommand } from '../base-command.ts';
 import { parseByteSize } from '../../size/byte-size.ts';
 import { kernelCacheDirFlag } from '../kernel-flags.ts';
 import { projectFileFlag } from '../project-flag.ts';
-import { COMPRESSIONS } from '../../compress/kinds.ts';
+import { COMPRESSION_CHOICES, type CompressionChoice } from '../../compress/kinds.ts';
 import { BadInputError } from '../../errors/errors.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from '../../image/platform.ts';
 import { AUTO_DISK_THRESHOLD, buildSteps, DEFAULT_COMPRESSION, DEFAULT_MAX_ROOTFS_SIZE, type BuildContext, type RootfsChoice } from '../../pipeline/build-bundle.ts';
@@ -15,7 +15,7 @@ import { runSteps } from '../../progress/steps.ts';
 import { registryFlags, registryOptions } from '../../registry/registry-flags.ts';
 import { buildTarget } from '../../project/build-target.ts';
 import { buildInputFiles, freshenTarget, writeDepfile } from '../../project/depfile.ts';
-import { BUNDLE_MANIFEST_NAME, type BundleManifest, type Compression } from '../../bundle/manifest.ts';
+import { BUNDLE_MANIFEST_NAME, type BundleManifest } from '../../bundle/manifest.ts';
 import { join } from 'node:path';
 
 function sourceDateEpoch(flag: string | undefined): number | undefined {
@@ -59,7 +59,7 @@ export default class Build extends BaseCommand {
     file: projectFileFlag,
     depfile: Flags.string({ description: 'write Make dependencies of <output>/bundle.json here: every input file (image files, kernel, HyperStart, project file)' }),
     platform: Flags.string({ default: DEFAULT_PLATFORM, description: 'platform to pick from a multi-platform image' }),
-    compression: Flags.string({ options: [...COMPRESSIONS], default: DEFAULT_COMPRESSION, description: 'initramfs compression (see README for the measurements behind the default)' }),
+    compression: Flags.string({ options: [...COMPRESSION_CHOICES], default: DEFAULT_COMPRESSION, description: 'initramfs compression; auto: lz4, or none for an image under 16 MiB (see README for the measurements behind it)' }),
     'kernel-cache-dir': kernelCacheDirFlag,
     kernel: Flags.string({ description: 'kernel to put in the bundle: `hyperkernel` (built now when missing), `debian-cloud` (modular, no volumes) or a vmlinux (PVH)/bzImage file; default: the cached HyperKernel, refused with a hint when it is not built' }),
     'max-rootfs-size': Flags.string({ default: '2G', description: 'refuse images whose files add up to more than this (bounds decompression bombs)' }),
@@ -82,7 +82,7 @@ export default class Build extends BaseCommand {
         outDir: target.output,
         cacheDir: flags['cache-dir'],
         platform: parsePlatform(given('platform', flags.platform) ?? target.platform ?? flags.platform),
-        compression: (given('compression', flags.compression) ?? target.compression ?? flags.compression) as Compression,
+        compression: (given('compression', flags.compression) ?? target.compression ?? flags.compression) as CompressionChoice,
         kernelPath: flags.kernel ?? target.kernel,
         kernelCacheDir: flags['kernel-cache-dir'],
         maxRootfsSize: flags['max-rootfs-size'] ? parseByteSize(flags['max-rootfs-size'], '--max-rootfs-size') : DEFAULT_MAX_ROOTFS_SIZE,
