@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest } from '../toolchain/bundle/manifest.ts';
+import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, MAX_KERNEL_BYTES, type BundleManifest } from '../toolchain/bundle/manifest.ts';
 import { PLAIN_NAME_RULE } from '../toolchain/bundle/manifest-fields.ts';
 import { parseBundleManifest } from '../toolchain/bundle/parse-manifest.ts';
 import { sha256Digest } from '../toolchain/digest/digest.ts';
@@ -175,6 +175,31 @@ test('not JSON, not an object, too big', () => {
   // A long hostile value is shortened in the message.
   assert.is(refused(withField('kernel.kind', 'x'.repeat(10_000))), `L: kernel.kind must be one of hyperkernel, debian-cloud, custom, not "${'x'.repeat(80)}…"`);
   assert.is(refused(withField('source.platform', { x: 'y'.repeat(100_000) })), 'L: source.platform must be a string, not an object');
+});
+
+/** FULL's kernel stored gzip-compressed: the three fields together. */
+function compressedKernel(over: Json = {}): Json {
+  const root = clone();
+  root.kernel = { ...(root.kernel as Json), name: 'kernel.gz', compression: 'gzip', uncompressedDigest: D('vmlinux'), uncompressedSize: 12_000_000, ...over };
+  for (const [k, v] of Object.entries(over)) if (v === undefined) delete (root.kernel as Json)[k];
+  return root;
+}
+
+test('a compressed kernel: compression, uncompressedDigest and uncompressedSize, each checked; an old bundle has none', () => {
+  const parsed = parseBundleManifest(compressedKernel(), 'L');
+  assert.equal([parsed.kernel.name, parsed.kernel.compression, parsed.kernel.uncompressedDigest, parsed.kernel.uncompressedSize], ['kernel.gz', 'gzip', D('vmlinux'), 12_000_000]);
+  assert.not.ok('compression' in parseBundleManifest(clone(), 'L').kernel, 'no field, no compression: the kernel boots as it is');
+  assert.is(refused(compressedKernel({ compression: 'zstd' })), 'L: kernel.compression must be one of gzip, not "zstd"');
+  assert.is(refused(compressedKernel({ compression: true })), 'L: kernel.compression must be one of gzip, not true');
+  assert.is(refused(compressedKernel({ uncompressedDigest: undefined })), 'L: kernel.uncompressedDigest is missing');
+  assert.is(refused(compressedKernel({ uncompressedDigest: 'sha256:x' })), `L: kernel.uncompressedDigest must be ${SHA_RULE}, not "sha256:x"`);
+  assert.is(refused(compressedKernel({ uncompressedSize: undefined })), 'L: kernel.uncompressedSize is missing');
+  assert.is(refused(compressedKernel({ uncompressedSize: -1 })), 'L: kernel.uncompressedSize must be a non-negative integer, not -1');
+  parseBundleManifest(compressedKernel({ uncompressedSize: MAX_KERNEL_BYTES }), 'L');
+  assert.is(refused(compressedKernel({ uncompressedSize: MAX_KERNEL_BYTES + 1 })), `L: kernel.uncompressedSize must be at most ${MAX_KERNEL_BYTES} (256 MiB), not ${MAX_KERNEL_BYTES + 1}`);
+  // What unpacks to what is stated only for a compressed kernel.
+  assert.is(refused(compressedKernel({ compression: undefined })), 'L: kernel.uncompressedDigest is only for a compressed kernel, and kernel.compression is missing');
+  assert.is(refused(compressedKernel({ compression: undefined, uncompressedDigest: undefined })), 'L: kernel.uncompressedSize is only for a compressed kernel, and kernel.compression is missing');
 });
 
 test.run();

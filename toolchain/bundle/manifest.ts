@@ -16,6 +16,11 @@ export const ROOTFS_TYPES = ['ext4', 'erofs'] as const;
 export type RootfsType = (typeof ROOTFS_TYPES)[number];
 export const KERNEL_KINDS = ['hyperkernel', 'debian-cloud', 'custom'] as const;
 export const KERNEL_FORMATS = ['vmlinux', 'bzImage'] as const;
+/** How a bundle may carry its kernel file compressed (absent: as it boots). */
+export const KERNEL_COMPRESSIONS = ['gzip'] as const;
+export type KernelCompression = (typeof KERNEL_COMPRESSIONS)[number];
+/** The largest kernel a compressed kernel file may declare (a PVH vmlinux is ~12 MB): bounds what unpacking writes. */
+export const MAX_KERNEL_BYTES = 256 * 1024 * 1024;
 
 export interface BundleFile {
   /** File name inside the bundle directory (no slashes). */
@@ -56,6 +61,16 @@ export interface BundleKernel extends BundleFile {
   configDigest?: string;
   /** Virtio and friends are modules that HyperStart must load (slower). */
   modular: boolean;
+  /**
+   * The file is compressed (the HyperKernel's vmlinux: 12 MB → 3.5 MB); a
+   * monitor cannot load it so, so boot unpacks it once into the cache and
+   * export into its output (bootable-kernel.ts), proved against these two.
+   */
+  compression?: KernelCompression;
+  /** `sha256:` of the kernel as it boots (compressed only). */
+  uncompressedDigest?: string;
+  /** Bytes of the kernel as it boots (compressed only), at most MAX_KERNEL_BYTES. */
+  uncompressedSize?: number;
 }
 
 export interface BundleManifest {
@@ -93,6 +108,11 @@ export const INITRAMFS_FILE_NAMES: Record<Compression, string> = {
   lz4: 'initramfs.cpio.lz4',
 };
 export const KERNEL_FILE_NAME = 'kernel';
+
+/** The kernel's file name in a bundle: `kernel`, or `kernel.gz` when it is stored gzip-compressed. */
+export function kernelFileName(compression: KernelCompression | undefined): string {
+  return compression === 'gzip' ? `${KERNEL_FILE_NAME}.gz` : KERNEL_FILE_NAME;
+}
 
 /** What a file is for in a bundle. */
 export type BundleFileRole = 'kernel' | 'initramfs' | 'rootfs';

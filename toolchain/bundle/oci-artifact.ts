@@ -13,7 +13,7 @@ import { Annotation } from '../image/annotations.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import type { ImageManifest } from '../image/manifest.ts';
 import { MediaType } from '../image/media-types.ts';
-import { bundleFileList, type BundleFile, type BundleFileRole, type BundleManifest, type Compression, type RootfsType } from './manifest.ts';
+import { bundleFileList, type BundleFile, type BundleFileRole, type BundleManifest, type Compression, type KernelCompression, type RootfsType } from './manifest.ts';
 import type { BundleFileRef, OpenedBundle } from './open-bundle.ts';
 
 export const BUNDLE_ARTIFACT_TYPE = 'application/vnd.hyperbuild.bundle.v1';
@@ -29,6 +29,11 @@ export function initramfsLayerType(compression: Compression): string {
   return compression === 'none' ? INITRAMFS_LAYER_PREFIX : `${INITRAMFS_LAYER_PREFIX}+${compression}`;
 }
 
+/** `kernel.v1`, or `kernel.v1+gzip` for a kernel stored compressed (what `oras pull` users must unpack). */
+export function kernelLayerType(compression: KernelCompression | undefined): string {
+  return compression ? `${KERNEL_LAYER}+${compression}` : KERNEL_LAYER;
+}
+
 export function rootfsLayerType(type: RootfsType): string {
   return `${ROOTFS_LAYER_PREFIX}.${type}`;
 }
@@ -39,7 +44,7 @@ export function isBundleArtifact(manifest: ImageManifest): boolean {
 }
 
 function layerType(bundle: BundleManifest, role: BundleFileRole): string {
-  if (role === 'kernel') return KERNEL_LAYER;
+  if (role === 'kernel') return kernelLayerType(bundle.kernel.compression);
   if (role === 'initramfs') return initramfsLayerType(bundle.initramfs.compression);
   return rootfsLayerType(bundle.rootfs!.type);
 }

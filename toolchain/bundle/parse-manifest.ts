@@ -8,7 +8,7 @@
 import { BadInputError } from '../errors/errors.ts';
 import { isRecord, MAX_MANIFEST_BYTES } from '../image/json-document.ts';
 import {
-  BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, bundleFileList, COMPRESSIONS, KERNEL_FORMATS, KERNEL_KINDS, ROOTFS_TYPES,
+  BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, bundleFileList, COMPRESSIONS, KERNEL_COMPRESSIONS, KERNEL_FORMATS, KERNEL_KINDS, MAX_KERNEL_BYTES, ROOTFS_TYPES,
   type BundleFile, type BundleKernel, type BundleManifest, type ImageRuntimeConfig,
 } from './manifest.ts';
 import { describeValue, MANIFEST_HINT, ManifestObject } from './manifest-fields.ts';
@@ -28,6 +28,25 @@ function file(o: ManifestObject): BundleFile {
   return { name: o.fileName('name'), digest: o.digest('digest'), size: o.count('size') };
 }
 
+/**
+ * A compressed kernel names what it unpacks to (digest, and a size within
+ * MAX_KERNEL_BYTES, which bounds the unpacking); an uncompressed one (every
+ * bundle before compression existed) has neither field.
+ */
+function kernelCompression(o: ManifestObject): Pick<BundleKernel, 'compression' | 'uncompressedDigest' | 'uncompressedSize'> {
+  if (!o.has('compression')) {
+    for (const key of ['uncompressedDigest', 'uncompressedSize']) {
+      if (o.has(key)) o.fail(key, `is only for a compressed kernel, and ${o.field('compression')} is missing`);
+    }
+    return {};
+  }
+  const compression = o.oneOf('compression', KERNEL_COMPRESSIONS);
+  const uncompressedDigest = o.digest('uncompressedDigest');
+  const uncompressedSize = o.count('uncompressedSize');
+  if (uncompressedSize > MAX_KERNEL_BYTES) o.fail('uncompressedSize', `must be at most ${MAX_KERNEL_BYTES} (256 MiB), not ${uncompressedSize}`);
+  return { compression, uncompressedDigest, uncompressedSize };
+}
+
 function kernel(o: ManifestObject): BundleKernel {
   const release = o.optional('release', (k) => o.string(k));
   const configDigest = o.optional('configDigest', (k) => o.digest(k));
@@ -39,6 +58,7 @@ function kernel(o: ManifestObject): BundleKernel {
     pvh: o.bool('pvh'),
     ...(configDigest !== undefined ? { configDigest } : {}),
     modular: o.bool('modular'),
+    ...kernelCompression(o),
   };
 }
 
