@@ -41,7 +41,8 @@ export async function runSteps<C extends object>(steps: Step<C>[], ctx: C, mode:
       ctx,
       renderer: 'default',
       fallbackRenderer: 'simple',
-      fallbackRendererCondition: !stderr.isTTY,
+      // A terminal of no known width (a pty nobody sized, as under `script` in CI) would wrap every character: plain lines.
+      fallbackRendererCondition: !stderr.isTTY || !(stderr.columns > 0) || process.env.TERM === 'dumb',
       rendererOptions: { logger, collapseSubtasks: false },
       fallbackRendererOptions: { logger },
       registerSignalListeners: false,
