@@ -8,7 +8,8 @@
  * 125 when HyperStart or the VM fails; 124 after --timeout; 137 when the app
  * outlived `stop -t` (as docker stop). The first decided outcome wins.
  * Exec frames (r o x, PROTOCOL.md "Exec") are routed to their client
- * (clients.c); the clock and entropy records are added to `S` as it is sent. */
+ * (clients.c); the clock and entropy records are added to `S` as it is sent.
+ * A template clone (restore.c) starts in spec-sent: `S` goes out unprompted. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,6 +93,9 @@ static void power_off(void)
 	sv.state = L_POWERING_OFF;
 	link_send(FRAME_BYE, NULL, 0);
 	set_timer(T_POWEROFF, POWEROFF_MS);
+	/* A template clone holds nothing worth a clean shutdown (read-only disks, no volumes), as guest-link.ts `disposable`. */
+	if (sv.restore_state)
+		link_kill_vm();
 }
 
 /* The runtime spec with the host's clock and fresh entropy, taken now
@@ -126,6 +130,12 @@ static void on_hello(const unsigned char *p, uint32_t n)
 		fail_and_kill(125, "hyperstart-failed", msg);
 		return;
 	}
+	send_spec();
+	sv.state = L_SPEC_SENT;
+}
+
+void link_restored(void)
+{
 	send_spec();
 	sv.state = L_SPEC_SENT;
 }

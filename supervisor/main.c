@@ -2,14 +2,18 @@
  *
  *   hyperbuild-supervisor --dir DIR --version V [--log-max BYTES] [--timeout-ms MS]
  *       [--tty] [--rm] [--name-link PATH] [--ready-fd FD]
- *       [--uid N --gid N] [--file FD=PATH]... [--own PATH]... -- QEMU ARGV...
+ *       [--uid N --gid N] [--file FD=PATH]... [--own PATH]...
+ *       [--restore STATE --qmp PATH --incoming PATH [--hostfwd RULE]...] -- QEMU ARGV...
  *
  * In DIR (the VM's state directory, made by toolchain/vm/) it reads `spec`
  * (the runtime spec), listens on chan/{ctl,out,err,con}.sock (QEMU connects)
  * and monitor.sock, hands the --own paths to --uid/--gid, starts QEMU as its
- * child in its jail (spawn.c), and runs the guest link until the VM has ended. The
+ * child in its jail (spawn.c), and runs the guest link until the VM has ended.
+ * With --restore, QEMU is a VM template's clone: restore.c loads the saved
+ * state and adds the port forwards over QMP before the link starts. The
  * ready fd gets one line: `running` once the app started, else `exited CODE
- * OUTCOME MESSAGE`. SIGTERM/SIGINT/SIGHUP to the supervisor stop the VM like
+ * OUTCOME MESSAGE`, or `restore-failed WHY` (QEMU killed, nothing recorded:
+ * hyperbuild starts a cold supervisor in the same directory). SIGTERM/SIGINT/SIGHUP to the supervisor stop the VM like
  * `hyperbuild stop -t 10`; a second one kills it. */
 #include <dirent.h>
 #include <errno.h>
@@ -36,7 +40,7 @@ static const char *const SOCKETS[CH_N] = {"chan/ctl.sock", "chan/out.sock", "cha
 static void usage(const char *why)
 {
 	dprintf(2, "hyperbuild-supervisor: %s\n", why);
-	dprintf(2, "usage: hyperbuild-supervisor --dir DIR --version V [--log-max BYTES] [--timeout-ms MS] [--tty] [--rm] [--name-link PATH] [--ready-fd FD] [--uid N --gid N] [--file FD=PATH]... [--own PATH]... -- ARGV...\n");
+	dprintf(2, "usage: hyperbuild-supervisor --dir DIR --version V [--log-max BYTES] [--timeout-ms MS] [--tty] [--rm] [--name-link PATH] [--ready-fd FD] [--uid N --gid N] [--file FD=PATH]... [--own PATH]... [--restore STATE --qmp PATH --incoming PATH [--hostfwd RULE]...] -- ARGV...\n");
 	exit(2);
 }
 
@@ -61,6 +65,10 @@ static void parse_args(int argc, char **argv)
 		else if (!strcmp(a, "--uid")) sv.uid = atol(v);
 		else if (!strcmp(a, "--gid")) sv.gid = atol(v);
 		else if (!strcmp(a, "--own") && sv.nown < SV_MAX_FILES) sv.own[sv.nown++] = v;
+		else if (!strcmp(a, "--restore")) sv.restore_state = v;
+		else if (!strcmp(a, "--qmp")) sv.restore_qmp = v;
+		else if (!strcmp(a, "--incoming")) sv.restore_incoming = v;
+		else if (!strcmp(a, "--hostfwd") && sv.nhostfwd < SV_MAX_HOSTFWD) sv.hostfwd[sv.nhostfwd++] = v;
 		else if (!strcmp(a, "--file") && sv.nfiles < SV_MAX_FILES && strchr(v, '=')) {
 			sv.files[sv.nfiles].child_fd = atoi(v);
 			sv.files[sv.nfiles++].path = strchr(v, '=') + 1;
@@ -69,6 +77,8 @@ static void parse_args(int argc, char **argv)
 	}
 	if (i + 1 >= argc || !sv.dir || !sv.version || sv.log_max < 4096)
 		usage("--dir, --version and a command after -- are required; --log-max is at least 4096");
+	if (sv.restore_state && (!sv.restore_qmp || !sv.restore_incoming))
+		usage("--restore needs --qmp and --incoming");
 	sv.qemu_argv = argv + i + 1;
 }
 
@@ -125,6 +135,7 @@ static void start(void)
 		sv.conn[c] = -1;
 	}
 	sv.req_listen = listen_unix(REQUEST_SOCKET);
+	sv.qmp_listen = sv.restore_state ? listen_unix(sv.restore_qmp) : -1;
 	hand_over();
 	logfile_open(&sv.applog, "container.log", "container.log.1", sv.log_max, 1);
 	logfile_open(&sv.conlog, "console.log", "console.log.1", sv.log_max, 0);
@@ -329,10 +340,35 @@ static void remove_state(void)
 		sv_log("cannot remove %s: %s", sv.dir, strerror(errno));
 }
 
+/* The clone could not be restored: QEMU goes, and so does every trace of this attempt but the logs. */
+static void abandon_restore(const char *why)
+{
+	sv_log("VM template not restored: %s", why);
+	link_kill_vm();
+	if (!sv.qemu_exited && sv.qemu.pid > 0)
+		waitpid(sv.qemu.pid, NULL, 0);
+	for (int c = 0; c < CH_N; c++)
+		unlink(SOCKETS[c]);
+	unlink(REQUEST_SOCKET);
+	char line[600];
+	snprintf(line, sizeof line, "restore-failed %s\n", why);
+	ready_report(line);
+}
+
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
 	start();
+	if (sv.restore_state && sv.state != L_DONE) {
+		char why[400];
+		long t = mono_ms();
+		if (restore_vm(why, sizeof why) < 0) {
+			abandon_restore(why);
+			return 0;
+		}
+		sv_log("restored from the VM template in %ld ms", mono_ms() - t);
+		link_restored();
+	}
 	run_loop();
 	/* QEMU is gone; make sure (a kill above may still be in flight). */
 	if (!sv.qemu_exited && sv.qemu.pid > 0) {

@@ -11,7 +11,7 @@
 #include "sv.h"
 
 /* A JSON string body: quotes, backslashes and control bytes escaped. */
-static void json_string(struct buf *b, const char *s)
+void json_string(struct buf *b, const char *s)
 {
 	buf_add(b, "\"", 1);
 	for (; *s; s++) {

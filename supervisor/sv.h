@@ -9,8 +9,9 @@
  *
  * This header is the state every part shares; each .c owns one concern:
  * util.c (buffers, clocks, files), logfile.c, status.c, spawn.c (QEMU in
- * its jail), link.c (the guest link), clients.c (monitor.sock), main.c
- * (start-up and the poll loop).
+ * its jail), restore.c (a VM started from a template: the QMP restore),
+ * link.c (the guest link), clients.c (monitor.sock), main.c (start-up and
+ * the poll loop).
  */
 #ifndef SV_H
 #define SV_H
@@ -21,6 +22,7 @@
 
 #define SV_MAX_CLIENTS 64
 #define SV_MAX_FILES 8
+#define SV_MAX_HOSTFWD 32
 /* Stop reading ctl while a client has this much unsent output (back-pressure). */
 #define SV_CLIENT_BACKLOG (1u << 20)
 
@@ -72,6 +74,10 @@ struct sv {
 	int nfiles, nown;
 	struct { int child_fd; const char *path; } files[SV_MAX_FILES];
 	const char *own[SV_MAX_FILES];
+	/* a VM template clone (restore.c): the state file, QEMU's monitor and incoming sockets, port forwards */
+	const char *restore_state, *restore_qmp, *restore_incoming;
+	const char *hostfwd[SV_MAX_HOSTFWD];
+	int nhostfwd, qmp_listen;
 	/* channels */
 	int ready_fd;
 	struct buf spec;
@@ -118,9 +124,11 @@ void logfile_raw(struct logfile *l, const unsigned char *p, size_t n);
 
 /* status.c: status.json, written whole and renamed into place */
 void status_write(const char *state);
+void json_string(struct buf *b, const char *s); /* a JSON string: quotes, backslashes, control bytes escaped */
 
 /* link.c: the host side of the HyperStart conversation */
 void link_ctl_bytes(const unsigned char *p, size_t n);
+void link_restored(void); /* a template clone runs: send S without waiting for H */
 void link_output(int stream, size_t n);
 void link_timer(enum timer t);
 void link_vm_exited(void);
@@ -147,6 +155,9 @@ void client_frame(struct client *c, char type, const void *p, size_t n);
 /* spawn.c: returns 0, or an errno when QEMU could not be started */
 int spawn_qemu(void);
 void hand_over(void);
+
+/* restore.c: 0 once the clone runs; -1 with why filled */
+int restore_vm(char *why, size_t n);
 
 /* main.c */
 void ready_report(const char *line);
