@@ -13,7 +13,7 @@ import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { bootableKernel, bootableKernelBytes, unpackedKernelsDir } from '../toolchain/bundle/bootable-kernel.ts';
-import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, bundleFileList, kernelFileName, type BundleManifest } from '../toolchain/bundle/manifest.ts';
+import { bundleFileList, kernelFileName, type BundleManifest } from '../toolchain/bundle/manifest.ts';
 import { openBundle } from '../toolchain/bundle/open-bundle.ts';
 import { writeBundle } from '../toolchain/bundle/write-bundle.ts';
 import { sha256Digest } from '../toolchain/digest/digest.ts';
