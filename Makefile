@@ -13,13 +13,14 @@ SHELL := /bin/bash
 # the code, tests, benchmarks and scripts run must come from one of these or from the Debian
 # base system: tests/deps-packages.test.ts checks that with dpkg -S. python3 (the stdlib the
 # pty test driver imports) and python3-minimal (which owns /usr/bin/python3) are both named;
-# buildah builds templates/buildah's image (tests/templates-make.test.ts runs that Makefile).
+# buildah builds templates/buildah's image (tests/templates-make.test.ts runs that Makefile);
+# debootstrap makes the build benchmark's Debian image (bench/make-debian-image.ts).
 APT_PACKAGES := qemu-system-x86 cpio busybox-static musl-tools gcc binutils make zstd lz4 gzip xz-utils bzip2 \
 	e2fsprogs erofs-utils fakeroot attr libcap2-bin libarchive-tools openssl apache2-utils skopeo umoci docker-registry \
 	linux-source-6.1 flex bison bc libelf-dev libssl-dev kmod curl procps iproute2 \
 	git python3 python3-minimal time libvirt-clients libxml2-utils \
 	qemu-system-common libvirt-daemon libvirt-daemon-driver-qemu \
-	buildah
+	buildah debootstrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 NODE_MODULES := node_modules/.package-lock.json
