@@ -1,122 +1,91 @@
 /**
  * Compressed initramfs pieces kept between builds (initramfs/assemble.ts
- * cuts the archive into pieces and names each by a key), one file per piece
- * and compressor: `<cache>/pieces/<variant>/<key>`. A file is a 48-byte
- * header, then the compressed bytes (the payload):
- *   'HBP1' | sha256 of the payload (32) | CRC-32 of the uncompressed piece (4, LE) | its size (8, LE)
- * Written to a temp file and renamed into place, so a reader never sees half
- * a piece; the payload digest is checked every time a piece is reused
- * (copyPayload), and a piece that fails it is made again.
+ * cuts the archive into pieces and names each by a key), by reference: a
+ * piece's compressed bytes stay where a build wrote them, inside the cached
+ * initramfs that holds them (`<cache>/initramfs/…`), and its record
+ * `<cache>/pieces/<variant>/<key>.json` says where: that file, the offset and
+ * length of the bytes, the CRC-32 and size of the uncompressed piece, and the
+ * file's stat identity (device, inode, size, mtime and ctime in ns) when the
+ * record was written. A record is used only while the file keeps that
+ * identity (the layer cache's rule): any write, truncation, rename over or
+ * `touch` makes it a miss and the piece is compressed again. So compressed
+ * bytes are written once and never hashed or copied to be stored, and a
+ * reused piece costs a stat, not a rehash.
  *
- * Not collected: entries stay until the cache directory is removed.
+ * Records are written atomically once the initramfs is in place; not
+ * collected: they stay until the cache directory is removed.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tempPathBeside } from '../fs/atomic.ts';
+import { tempPathBeside, writeFileAtomic } from '../fs/atomic.ts';
 
-export const PIECE_HEADER = 48;
-const MAGIC = Buffer.from('HBP1');
-const COPY_BUFFER = 1 << 20;
-
-export interface CachedPiece {
-  path: string;
-  /** Compressed bytes after the header. */
-  payloadSize: number;
-  /** CRC-32 and size of the uncompressed piece. */
+/** Where a piece's compressed bytes are, and what they stand for. */
+export interface PieceRef {
+  file: string;
+  offset: number;
+  length: number;
+  /** CRC-32 (gzip pieces; 0 for lz4) and size of the uncompressed piece. */
   crc: number;
   size: number;
-  digest: Buffer;
 }
 
-/** Calls `each` on the bytes of `fd` from `from` to its end, in reused 1 MiB buffers; returns the byte count. */
-function scan(fd: number, from: number, buffer: Buffer, each: (bytes: Buffer) => void): number {
-  let total = 0;
-  for (let n; (n = readSync(fd, buffer, 0, buffer.length, from + total)) > 0; total += n) each(buffer.subarray(0, n));
-  return total;
+interface PieceRecord extends PieceRef {
+  key: string;
+  identity: string;
+}
+
+async function identity(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':');
+  } catch {
+    return undefined;
+  }
 }
 
 export class PieceCache {
   private readonly root: string;
-  private readonly buffer = Buffer.allocUnsafe(COPY_BUFFER);
+  /** Identities of the files records point into, looked up once per build (most records point into one file). */
+  private readonly identities = new Map<string, Promise<string | undefined>>();
 
-  /** `variant` names the compressor and its settings: pieces of another variant are other files. */
+  /** `variant` names the compressor and its settings: pieces of another variant have other records. */
   constructor(cacheDir: string, variant: string) {
     this.root = join(cacheDir, 'pieces', variant);
   }
 
-  /** The piece stored under `key`, or undefined. Its payload is checked when it is copied. */
-  async lookup(key: string): Promise<CachedPiece | undefined> {
-    const path = join(this.root, key);
+  private recordPath(key: string): string {
+    return join(this.root, `${key}.json`);
+  }
+
+  private identity(path: string): Promise<string | undefined> {
+    let found = this.identities.get(path);
+    if (!found) this.identities.set(path, (found = identity(path)));
+    return found;
+  }
+
+  /** Where the piece stored under `key` is, while the file holding it is unchanged; else undefined. */
+  async lookup(key: string): Promise<PieceRef | undefined> {
     try {
-      const file = await open(path, 'r');
-      try {
-        const header = Buffer.alloc(PIECE_HEADER);
-        const { bytesRead } = await file.read(header, 0, PIECE_HEADER, 0);
-        const { size: fileSize } = await file.stat();
-        if (bytesRead < PIECE_HEADER || !header.subarray(0, 4).equals(MAGIC)) return undefined;
-        return { path, payloadSize: fileSize - PIECE_HEADER, digest: header.subarray(4, 36), crc: header.readUInt32LE(36), size: Number(header.readBigUInt64LE(40)) };
-      } finally {
-        await file.close();
-      }
+      const r = JSON.parse(await readFile(this.recordPath(key), 'utf8')) as PieceRecord;
+      if (r.key !== key || typeof r.file !== 'string' || ![r.offset, r.length, r.crc, r.size].every(Number.isSafeInteger)) return undefined;
+      if ((await this.identity(r.file)) !== r.identity) return undefined;
+      return { file: r.file, offset: r.offset, length: r.length, crc: r.crc, size: r.size };
     } catch {
       return undefined;
     }
   }
 
-  /**
-   * Make the piece for `key` (or an unnamed one, kept only until `discard`):
-   * `fill(path)` writes the payload into the file at `path` from offset
-   * PIECE_HEADER on and returns the uncompressed CRC-32 and size.
-   */
-  async store(key: string | undefined, fill: (path: string) => Promise<{ crc: number; size: number }>): Promise<CachedPiece> {
+  /** A fresh path in the cache for a piece being compressed (the caller removes it once copied). */
+  async scratchPath(): Promise<string> {
     await mkdir(this.root, { recursive: true });
-    const final = join(this.root, key ?? `.unnamed-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    const tmp = tempPathBeside(final);
-    try {
-      const { crc, size } = await fill(tmp);
-      const fd = openSync(tmp, 'r+');
-      try {
-        const hash = createHash('sha256');
-        const payloadSize = scan(fd, PIECE_HEADER, this.buffer, (b) => hash.update(b));
-        const digest = hash.digest();
-        const header = Buffer.alloc(PIECE_HEADER);
-        MAGIC.copy(header, 0);
-        digest.copy(header, 4);
-        header.writeUInt32LE(crc >>> 0, 36);
-        header.writeBigUInt64LE(BigInt(size), 40);
-        writeSync(fd, header, 0, PIECE_HEADER, 0);
-        await rename(tmp, final);
-        return { path: final, payloadSize, crc, size, digest };
-      } finally {
-        closeSync(fd);
-      }
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    return tempPathBeside(join(this.root, 'piece'), 'making');
   }
 
-  /** Append the piece's payload to `outFd` at `at`; with `verify`, false (nothing counted) when it no longer matches its digest. */
-  copyPayload(piece: CachedPiece, outFd: number, at: number, verify: boolean): boolean {
-    const fd = openSync(piece.path, 'r');
-    try {
-      const hash = verify ? createHash('sha256') : undefined;
-      let written = 0;
-      scan(fd, PIECE_HEADER, this.buffer, (bytes) => {
-        hash?.update(bytes);
-        for (let done = 0; done < bytes.length; ) done += writeSync(outFd, bytes, done, bytes.length - done, at + written + done);
-        written += bytes.length;
-      });
-      return written === piece.payloadSize && (!hash || hash.digest().equals(piece.digest));
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  /** Remove an unnamed piece. */
-  async discard(piece: CachedPiece): Promise<void> {
-    await rm(piece.path, { force: true });
+  /** Record that the pieces in `pieces` are in `file` (complete, in place): they are found there from now on. */
+  async remember(file: string, pieces: { key: string; offset: number; length: number; crc: number; size: number }[]): Promise<void> {
+    const id = await identity(file);
+    if (id === undefined || pieces.length === 0) return;
+    this.identities.set(file, Promise.resolve(id));
+    await Promise.all(pieces.map((p) => writeFileAtomic(this.recordPath(p.key), JSON.stringify({ ...p, file, identity: id } satisfies PieceRecord))));
   }
 }
