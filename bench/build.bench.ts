@@ -1,5 +1,7 @@
 /**
- * Build benchmark (issue 15): the ~150 MB, 4-layer image through the peer
+ * Build benchmark (issue 15), on two images: the ~150 MB, 4-layer image of
+ * bench/make-big-image.ts and the two-layer Debian one of
+ * bench/make-debian-image.ts (minbase + nginx-light), each through the peer
  * pipeline a user would script (umoci raw unpack + find | sort | GNU cpio -o
  * -H newc + the same compressor with the same parameters), unpacking into
  * tmpfs (TMPDIR=/dev/shm, the peer to beat) and into a directory on disk, and
@@ -12,9 +14,11 @@
  * are printed; nothing here asserts a time.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeAppImage, makeBigImage } from './make-big-image.ts';
+import { makeDebianImage } from './make-debian-image.ts';
+import { layoutFacts } from './oci-layout.ts';
 import { median } from './timing.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -74,33 +78,71 @@ function incremental(root: string, base: string, app: string, work: string, comp
   return { cold, warm };
 }
 
+interface BenchImage {
+  name: string;
+  image: string;
+  /** The same image plus one small app layer (bench/make-big-image.ts makeAppImage). */
+  app: string;
+}
+
+/** BENCH_BUILD_IMAGES=big,debian (default both) picks the images. */
+function benchImages(benchOut: string): BenchImage[] {
+  const makers: Record<string, () => string> = { big: () => makeBigImage(join(benchOut, 'big')), debian: () => makeDebianImage(join(benchOut, 'debian')) };
+  return (process.env.BENCH_BUILD_IMAGES ?? 'big,debian').split(',').map((name) => {
+    if (!makers[name]) throw new Error(`BENCH_BUILD_IMAGES: no image ${name}\nhint: name some of ${Object.keys(makers).join(', ')}`);
+    const image = makers[name]();
+    return { name, image, app: makeAppImage(join(benchOut, `${name}-app`), image) };
+  });
+}
+
+function describe(image: BenchImage): string {
+  const f = layoutFacts(image.image);
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  return `${image.name}: ${f.layers} gzip layers, ${f.entries} entries, ${f.files} files, ${mb(f.fileBytes)} MB of files, ${mb(f.compressedBytes)} MB compressed`;
+}
+
+const HEADER = `${'pipeline'.padEnd(58)} ${'wall s'.padStart(7)} ${'CPU s'.padStart(7)} ${'RSS MiB'.padStart(7)} ${'wall'.padStart(8)} ${'CPU'.padStart(8)}`;
+
+/** Peer (tmpfs, disk) against cold and no-op hyperbuild builds, per compressor. */
+function coldTable(root: string, image: BenchImage, work: string, shm: string): string[] {
+  const lines = [`## build: ${describe(image)}; blobs local, medians of ${RUNS} (ratios: peer on tmpfs / this)`, HEADER];
+  for (const [compression, compressor] of COMPRESSORS) {
+    const onTmpfs = repeat(() => peer(image.image, shm, compressor));
+    const onDisk = repeat(() => peer(image.image, work, compressor));
+    const at = (i: number) => [join(work, `hb-${image.name}-${compression}-${i}`), join(work, `cache-${image.name}-${compression}-${i}`)] as const;
+    const ours = repeat((i) => hyperbuild(root, image.image, ...at(i), compression));
+    const noop = repeat(() => hyperbuild(root, image.image, ...at(0), compression));
+    lines.push(line(`peer, unpacked to tmpfs: umoci + cpio + ${compressor}`, onTmpfs, onTmpfs));
+    lines.push(line(`peer, unpacked to disk`, onDisk, onTmpfs));
+    lines.push(line(`hyperbuild build --compression ${compression} (cold cache)`, ours, onTmpfs));
+    lines.push(line(`hyperbuild build, no-op rebuild`, noop, onTmpfs));
+  }
+  return lines;
+}
+
+function incrementalTable(root: string, image: BenchImage, work: string): string[] {
+  const lines = [`## incremental (${image.name}): the same image + one small app layer, its lower layers decoded before (ratios: cold / incremental)`, HEADER];
+  const at = join(work, image.name);
+  mkdirSync(at);
+  for (const compression of ['lz4', 'gzip']) {
+    const { cold, warm } = incremental(root, image.image, image.app, at, compression);
+    lines.push(line(`hyperbuild build --compression ${compression}, cold cache`, cold, cold));
+    lines.push(line(`hyperbuild build --compression ${compression}, lower layers cached`, warm, cold));
+  }
+  return lines;
+}
+
 export function buildBench(root: string, benchOut: string): string[] {
-  const image = makeBigImage(join(benchOut, 'big'));
-  const app = makeAppImage(join(benchOut, 'big-app'), image);
+  const images = benchImages(benchOut);
   const work = mkdtempSync(join(benchOut, 'build-work-'));
   const shm = mkdtempSync('/dev/shm/hb-bench-');
-  const header = `${'pipeline'.padEnd(58)} ${'wall s'.padStart(7)} ${'CPU s'.padStart(7)} ${'RSS MiB'.padStart(7)} ${'wall'.padStart(8)} ${'CPU'.padStart(8)}`;
-  const lines: string[] = [`## build: ~150 MB, 4-layer image, blobs local, medians of ${RUNS} (ratios: peer on tmpfs / this)`, header];
+  const lines: string[] = [];
   try {
-    for (const [compression, compressor] of COMPRESSORS) {
-      const onTmpfs = repeat(() => peer(image, shm, compressor));
-      const onDisk = repeat(() => peer(image, work, compressor));
-      const ours = repeat((i) => hyperbuild(root, image, join(work, `hb-${compression}-${i}`), join(work, `cache-${compression}-${i}`), compression));
-      const noop = repeat(() => hyperbuild(root, image, join(work, `hb-${compression}-0`), join(work, `cache-${compression}-0`), compression));
-      lines.push(line(`peer, unpacked to tmpfs: umoci + cpio + ${compressor}`, onTmpfs, onTmpfs));
-      lines.push(line(`peer, unpacked to disk`, onDisk, onTmpfs));
-      lines.push(line(`hyperbuild build --compression ${compression} (cold cache)`, ours, onTmpfs));
-      lines.push(line(`hyperbuild build, no-op rebuild`, noop, onTmpfs));
-    }
-    lines.push('', `## incremental: the same image + one small app layer, its 4 lower layers decoded before (ratios: cold / incremental)`, header);
-    for (const compression of ['lz4', 'gzip']) {
-      const { cold, warm } = incremental(root, image, app, work, compression);
-      lines.push(line(`hyperbuild build --compression ${compression}, cold cache`, cold, cold));
-      lines.push(line(`hyperbuild build --compression ${compression}, lower layers cached`, warm, cold));
-    }
+    for (const image of images) lines.push(...coldTable(root, image, work, shm), '');
+    for (const image of images) lines.push(...incrementalTable(root, image, work), '');
   } finally {
     rmSync(work, { recursive: true, force: true });
     rmSync(shm, { recursive: true, force: true });
   }
-  return lines;
+  return lines.slice(0, -1);
 }

@@ -141,6 +141,10 @@ export function makeDebianImage(dir: string): string {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const dir = makeDebianImage(process.argv[2] ?? fileURLToPath(new URL('out/debian', import.meta.url)));
-  process.stdout.write(`${dir}\n`);
+  try {
+    process.stdout.write(`${makeDebianImage(process.argv[2] ?? fileURLToPath(new URL('out/debian', import.meta.url)))}\n`);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exitCode = 1;
+  }
 }

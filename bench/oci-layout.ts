@@ -70,3 +70,29 @@ export function readLayout(dir: string): { manifest: { config: Descriptor; layer
   const manifest = JSON.parse(blob(index.manifests[0]).toString());
   return { manifest, config: JSON.parse(blob(manifest.config).toString()), blob };
 }
+
+export interface LayoutFacts {
+  layers: number;
+  entries: number;
+  files: number;
+  fileBytes: number;
+  compressedBytes: number;
+}
+
+/** What the layout's image holds, counted by GNU tar listing each layer (`-` lines are regular files). */
+export function layoutFacts(dir: string): LayoutFacts {
+  const { manifest } = readLayout(dir);
+  const facts: LayoutFacts = { layers: manifest.layers.length, entries: 0, files: 0, fileBytes: 0, compressedBytes: 0 };
+  for (const layer of manifest.layers) {
+    const listing = execFileSync('tar', ['--numeric-owner', '-tvzf', join(dir, 'blobs/sha256', layer.digest.slice('sha256:'.length))], { maxBuffer: 1 << 28 }).toString();
+    for (const line of listing.split('\n')) {
+      if (!line) continue;
+      facts.entries++;
+      if (line[0] !== '-') continue;
+      facts.files++;
+      facts.fileBytes += Number(line.split(/\s+/)[2]);
+    }
+    facts.compressedBytes += layer.size;
+  }
+  return facts;
+}
