@@ -15,11 +15,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { makeAppImage, makeBigImage } from './make-big-image.ts';
 import { makeDebianImage } from './make-debian-image.ts';
 import { layoutFacts } from './oci-layout.ts';
-import { median } from './timing.ts';
+import { median, timeCommand } from './timing.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** Kernels are shared with the machine's cache; everything else starts cold. */
@@ -132,17 +133,24 @@ function incrementalTable(root: string, image: BenchImage, work: string): string
   return lines;
 }
 
+/** How loaded the machine is: the median of 5 `node -e 0` and the load averages. */
+function loadGauge(): string {
+  const nodeStart = median(Array.from({ length: 5 }, () => timeCommand(process.execPath, ['-e', '0'])));
+  return `load: node -e 0 ${nodeStart.toFixed(3)} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${new Date().toISOString()})`;
+}
+
 export function buildBench(root: string, benchOut: string): string[] {
   const images = benchImages(benchOut);
   const work = mkdtempSync(join(benchOut, 'build-work-'));
   const shm = mkdtempSync('/dev/shm/hb-bench-');
-  const lines: string[] = [];
+  const lines: string[] = [loadGauge(), ''];
   try {
     for (const image of images) lines.push(...coldTable(root, image, work, shm), '');
     for (const image of images) lines.push(...incrementalTable(root, image, work), '');
+    lines.push(loadGauge());
   } finally {
     rmSync(work, { recursive: true, force: true });
     rmSync(shm, { recursive: true, force: true });
   }
-  return lines.slice(0, -1);
+  return lines;
 }
