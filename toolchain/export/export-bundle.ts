@@ -6,9 +6,13 @@
  * checked before the first byte is written; every file is replaced
  * atomically. The bundle's kernel and disk rootfs are referenced where they
  * are, by absolute path: the export stays valid as long as the bundle does.
+ * A kernel the bundle stores compressed (`kernel.gz`), which no monitor
+ * loads, is unpacked (and verified, bundle/bootable-kernel.ts) next to the
+ * launch file instead, as `STEM.vmlinux` (or `STEM.bzImage`).
  */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { writeUnpackedKernel } from '../bundle/bootable-kernel.ts';
 import { openBundle } from '../bundle/open-bundle.ts';
 import { defaultMemoryMiB } from '../boot/memory.ts';
 import { BadInputError } from '../errors/errors.ts';
@@ -46,7 +50,7 @@ export interface ExportResult {
   format: ExportTarget;
   /** What the launch file is. */
   kind: string;
-  written: { role: 'launch' | 'initrd'; path: string }[];
+  written: { role: 'launch' | 'initrd' | 'kernel'; path: string }[];
   cmdline: string;
   cmdlineSource: string;
   memoryMiB: number;
@@ -70,7 +74,7 @@ async function checkOutput(bundleDir: string, output: string, companions: string
     const st = await stat(p).catch(() => undefined);
     if (st?.isDirectory()) throw new BadInputError(`export output ${p} is a directory`, { hint: 'give -o a file name, e.g. -o run-web.sh' });
   }
-  if (companions.includes(resolve(output))) throw new BadInputError(`export output ${output} would be overwritten by its own initrd`, { hint: 'choose another -o name' });
+  if (companions.includes(resolve(output))) throw new BadInputError(`export output ${output} would be overwritten by its own initrd or kernel`, { hint: 'choose another -o name' });
 }
 
 function render(plan: ExportPlan, image: string | undefined): string {
@@ -94,17 +98,23 @@ export async function exportBundle(r: ExportRequest): Promise<ExportResult> {
   const network = exportNetwork(mode, r.net);
   const output = resolve(r.output);
   const initrd = r.target === 'kubevirt' ? undefined : companionPath(output, 'initrd');
+  // KubeVirt's kernel travels in the image (push --as kubevirt), unpacked there.
+  const kernelCopy = r.target !== 'kubevirt' && m.kernel.compression ? companionPath(output, m.kernel.format) : undefined;
   const consoleLog = companionPath(output, 'console.log');
-  await checkOutput(r.bundleDir, output, initrd ? [initrd] : []);
+  await checkOutput(r.bundleDir, output, [...(initrd ? [initrd] : []), ...(kernelCopy ? [kernelCopy] : [])]);
   const path = (role: string) => opened.files.find((f) => f.role === role)?.path;
   const plan = planExport({
     target: r.target, bundleDir: resolve(r.bundleDir), manifest: m,
-    kernelPath: resolve(path('kernel')!), initrdPath: initrd ?? '', rootfsPath: path('rootfs') && resolve(path('rootfs')!),
+    kernelPath: kernelCopy ?? resolve(path('kernel')!), initrdPath: initrd ?? '', rootfsPath: path('rootfs') && resolve(path('rootfs')!),
     memoryMiB: r.memoryMiB ?? defaultMemoryMiB(m.initramfs), cpus: r.cpus, network, accel: r.accel, consoleLog,
     outDir: dirname(output), name: r.name,
   });
   const text = render(plan, r.image);
   const written: ExportResult['written'] = [];
+  if (kernelCopy) {
+    await writeUnpackedKernel(opened, kernelCopy);
+    written.push({ role: 'kernel', path: kernelCopy });
+  }
   if (initrd) {
     const initramfs = opened.files.find((f) => f.role === 'initramfs')!;
     const segment = await runtimeSegment(opened, r.spec, network.guest);

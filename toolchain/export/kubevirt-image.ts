@@ -14,6 +14,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BundleManifest } from '../bundle/manifest.ts';
+import { bootableKernelBytes } from '../bundle/bootable-kernel.ts';
 import type { OpenedBundle } from '../bundle/open-bundle.ts';
 import { writeStreamAtomicNamedAfter } from '../fs/atomic.ts';
 import { MediaType } from '../image/media-types.ts';
@@ -31,14 +32,14 @@ export interface LayerFile {
   open: () => AsyncIterable<Buffer>;
 }
 
-/** Kernel, initrd with `segment`, and the disk rootfs if any, in this order. */
+/** Kernel (unpacked, verified, when the bundle stores it compressed: KubeVirt loads it as it is), initrd with `segment`, and the disk rootfs if any, in this order. */
 export function kubevirtLayerFiles(opened: OpenedBundle, segment: Buffer): LayerFile[] {
   const file = (role: string) => opened.files.find((f) => f.role === role);
-  const kernel = file('kernel')!;
+  const kernel = bootableKernelBytes(opened);
   const initramfs = file('initramfs')!;
   const rootfs = file('rootfs');
   const files: LayerFile[] = [
-    { path: KUBEVIRT_KERNEL_PATH, size: kernel.size, open: () => createReadStream(kernel.path) },
+    { path: KUBEVIRT_KERNEL_PATH, size: kernel.size, open: kernel.open },
     { path: KUBEVIRT_INITRD_PATH, size: initramfs.size + segment.length, open: () => initrdWithSegment(initramfs.path, segment) },
   ];
   if (rootfs && opened.manifest.rootfs) {

@@ -32,7 +32,7 @@ export default class Export extends BaseCommand {
 
   static flags = {
     format: Flags.string({ description: 'what to write', options: [...EXPORT_TARGETS], required: true }),
-    output: Flags.string({ char: 'o', description: 'the launch file; an initrd with the runtime spec is written beside it as STEM.initrd', required: true }),
+    output: Flags.string({ char: 'o', description: 'the launch file; an initrd with the runtime spec is written beside it as STEM.initrd (and a compressed kernel unpacked as STEM.vmlinux)', required: true }),
     image: Flags.string({ description: 'kubevirt: the image `push BUNDLE REF --as kubevirt` pushed' }),
     name: Flags.string({ description: 'VM name for libvirt and KubeVirt (default: the bundle directory\'s name)' }),
     ...specFlags,
@@ -79,7 +79,8 @@ export default class Export extends BaseCommand {
       },
     });
     if (!this.jsonEnabled()) {
-      for (const w of result.written) this.log(`wrote ${w.path}${w.role === 'launch' ? ` (${result.kind})` : ' (initrd with the runtime spec)'}`);
+      const what = { launch: result.kind, initrd: 'initrd with the runtime spec', kernel: 'the bundle\'s kernel, unpacked' };
+      for (const w of result.written) this.log(`wrote ${w.path} (${what[w.role]})`);
     }
     return result;
   }
