@@ -6,7 +6,9 @@
  * `@oclif/core` replaced by oclif-subset.ts in this bundle. It returns false
  * — and has written nothing — for every other command and for any command
  * line its parser leaves to oclif (help, unusual flag spellings, errors
- * oclif reports); bin/hyperbuild then runs the full CLI.
+ * oclif reports); bin/hyperbuild then runs the full CLI. It is bundled, with
+ * everything it imports, into one CommonJS file (dist/lean/main.js) that
+ * launch.ts compiles through a V8 code cache.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,8 +18,8 @@ import { parseLeanArgv } from './argv.ts';
 
 type LeanCommandClass = typeof Command & (new (argv: string[], config: LeanConfig) => Command);
 
-/** Commands the lean CLI runs, loaded only when asked for. */
-const LEAN_COMMANDS: Record<string, () => Promise<{ default: unknown }>> = {
+/** Commands the lean CLI runs, evaluated only when asked for (launch.ts's LEAN_COMMAND_IDS names the same). */
+export const LEAN_COMMANDS: Record<string, () => Promise<{ default: unknown }>> = {
   build: () => import('../commands/build.ts'),
   boot: () => import('../commands/boot.ts'),
 };

@@ -1,0 +1,103 @@
+/**
+ * bin/hyperbuild's launcher (toolchain/cli/lean/launch.ts) and the V8 code
+ * cache it compiles the lean CLI's bundle through (code-cache.ts): an entry is
+ * used only by the same bundle file and Node, a corrupted one is never handed
+ * to V8, a rebuilt bundle replaces its old entry, an unwritable cache costs
+ * nothing but the cache; the built CLI keeps its entries under --cache-dir.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CODE_CACHE_SUBDIR, loadBundle } from '../toolchain/cli/lean/code-cache.ts';
+import { LEAN_COMMAND_IDS, codeCacheDir } from '../toolchain/cli/lean/launch.ts';
+import { LEAN_COMMANDS } from '../toolchain/cli/lean/main.ts';
+import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
+import { FIXTURES, ROOT, hyperbuild } from './helpers/cli.ts';
+import { tempDir } from './helpers/places.ts';
+
+const work = tempDir('lean-launch');
+const bundle = join(work, 'bundle.js');
+const cache = join(work, 'cache');
+const entries = () => (existsSync(join(cache, CODE_CACHE_SUBDIR)) ? readdirSync(join(cache, CODE_CACHE_SUBDIR)) : []);
+// Enough code for V8 to have something to cache; `require` and `__filename` as CommonJS gives them.
+const source = (n: number) => `const { basename } = require('node:path');
+function add(a, b) { return a + b; }
+exports.answer = () => [add(40, ${n}), basename(__filename)];
+`;
+
+test('the launcher hands the lean CLI exactly the commands it runs', () => {
+  assert.equal([...LEAN_COMMAND_IDS].sort(), Object.keys(LEAN_COMMANDS).sort());
+});
+
+test('code cache dir: --cache-dir before `--`, else the default', () => {
+  assert.is(codeCacheDir(['boot', '--cache-dir', '/c', 'b']), '/c');
+  assert.is(codeCacheDir(['build', '--cache-dir=/d', 'img']), '/d');
+  assert.is(codeCacheDir(['build', '--cache-dir', 'rel']), join(process.cwd(), 'rel'));
+  assert.is(codeCacheDir(['boot', 'b', '--', 'app', '--cache-dir', '/c'], {}), defaultCacheDir({}));
+});
+
+test('code cache: made after the first run, used by the next, per command', () => {
+  writeFileSync(bundle, source(2));
+  const first = loadBundle(bundle, cache, 'build');
+  assert.is(first.cache, 'none');
+  assert.equal((first.exports.answer as () => unknown)(), [42, 'bundle.js']);
+  assert.equal(entries(), []);
+  first.save();
+  assert.is(entries().length, 1);
+  const second = loadBundle(bundle, cache, 'build');
+  assert.is(second.cache, 'used');
+  assert.equal((second.exports.answer as () => unknown)(), [42, 'bundle.js']);
+  second.save();
+  assert.is(entries().length, 1, 'a used entry is not written again');
+  assert.is(loadBundle(bundle, cache, 'boot').cache, 'none', 'another command has its own entry');
+});
+
+test('code cache: a corrupted entry is not used, and is replaced', () => {
+  const [name] = entries();
+  const path = join(cache, CODE_CACHE_SUBDIR, name);
+  const bytes = readFileSync(path);
+  bytes[bytes.length - 1] ^= 0xff;
+  writeFileSync(path, bytes);
+  const loaded = loadBundle(bundle, cache, 'build');
+  assert.is(loaded.cache, 'none');
+  assert.equal((loaded.exports.answer as () => unknown)(), [42, 'bundle.js']);
+  loaded.save();
+  assert.is(loadBundle(bundle, cache, 'build').cache, 'used');
+});
+
+test('code cache: a rebuilt bundle never runs an old entry, and replaces it', () => {
+  writeFileSync(bundle, source(300));
+  const rebuilt = loadBundle(bundle, cache, 'build');
+  assert.is(rebuilt.cache, 'none');
+  assert.equal((rebuilt.exports.answer as () => unknown)(), [340, 'bundle.js']);
+  rebuilt.save();
+  assert.is(entries().filter((e) => e.startsWith('build-')).length, 1);
+  assert.is(loadBundle(bundle, cache, 'build').cache, 'used');
+});
+
+test('code cache: an unwritable or absent cache only costs the compile', () => {
+  const notADir = join(work, 'file');
+  writeFileSync(notADir, '');
+  const loaded = loadBundle(bundle, notADir, 'build');
+  assert.equal((loaded.exports.answer as () => unknown)(), [340, 'bundle.js']);
+  loaded.save();
+  assert.is(loadBundle(bundle, undefined, 'build').cache, 'none');
+});
+
+const built = existsSync(join(ROOT, 'dist', 'lean', 'launch.js')) && existsSync(join(FIXTURES, 'busybox', 'index.json'));
+test(built ? 'the built CLI keeps its code cache under --cache-dir, output unchanged' : 'built CLI (skipped: no dist/ or fixtures)', () => {
+  if (!built) return;
+  const cli = join(work, 'cli-cache');
+  const args = ['build', `oci:${FIXTURES}/busybox:hello`, '-o', join(work, 'hello'), '--cache-dir', cli, '--json'];
+  // The first run builds and makes the entry; the second uses it, the third too: the same no-op output.
+  const runs = [hyperbuild(args), hyperbuild(args), hyperbuild(args)];
+  for (const r of runs) assert.is(r.status, 0, r.stderr);
+  const made = readdirSync(join(cli, CODE_CACHE_SUBDIR));
+  assert.is(made.length, 1, made.join(' '));
+  assert.match(made[0], /^build-[0-9a-f]{16}-[0-9a-f]{16}\.v8$/);
+  const mask = (s: string) => s.replace(/"durationMs": \d+/g, '"durationMs": N');
+  assert.is(mask(runs[2].stdout), mask(runs[1].stdout));
+});
+
+test.run();
