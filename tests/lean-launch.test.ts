@@ -86,6 +86,13 @@ test('code cache: an unwritable or absent cache only costs the compile', () => {
 });
 
 const built = existsSync(join(ROOT, 'dist', 'lean', 'launch.js')) && existsSync(join(FIXTURES, 'busybox', 'index.json'));
+test(built ? 'the built lean CLI is ASCII (a one-byte string to read and hash)' : 'built lean CLI (skipped: no dist/)', () => {
+  if (!built) return;
+  const text = readFileSync(join(ROOT, 'dist', 'lean', 'main.js'), 'latin1');
+  const at = text.search(/[^\x00-\x7f]/);
+  assert.is(at, -1, `non-ASCII at ${at}: ${text.slice(at - 40, at + 10)}`);
+});
+
 test(built ? 'the built CLI keeps its code cache under --cache-dir, output unchanged' : 'built CLI (skipped: no dist/ or fixtures)', () => {
   if (!built) return;
   const cli = join(work, 'cli-cache');
