@@ -84,21 +84,31 @@ function fieldError(field: FieldName, value: number, name: string): HyperbuildEr
   return new BadInputError(`${name}: cpio ${field} ${value} does not fit newc's unsigned 32-bit field`, { hint: 'the image holds a value no initramfs can store: fix the image, or try a disk root filesystem (--rootfs ext4)' });
 }
 
+const HEX_DIGITS = Buffer.from('0123456789ABCDEF', 'latin1');
+const MAGIC_BYTES = Buffer.from(NEWC_MAGIC, 'latin1');
+
+/**
+ * Writes header + namesize as the 110 header bytes into `out` at `at`.
+ * `nameForErrors` says which entry is at fault; it is asked only on an error.
+ */
+export function encodeNewcHeaderInto(out: Buffer, at: number, header: CpioHeader, namesize: number, nameForErrors: () => string): void {
+  MAGIC_BYTES.copy(out, at);
+  let pos = at + MAGIC_BYTES.length;
+  for (const field of FIELDS) {
+    const value = field === 'namesize' ? namesize : field === 'check' ? 0 : header[field];
+    if (!Number.isInteger(value) || value < 0 || value > NEWC_FIELD_MAX) throw fieldError(field, value, nameForErrors());
+    for (let shift = 28; shift >= 0; shift -= 4) out[pos++] = HEX_DIGITS[(value >>> shift) & 0xf];
+  }
+}
+
 /**
  * Encodes header + namesize into the 110 header bytes. `nameForErrors` is only
  * used to say which entry is at fault.
  */
 export function encodeNewcHeader(header: CpioHeader, namesize: number, nameForErrors: string): Buffer {
-  const values: Record<FieldName, number> = { ...header, namesize, check: 0 };
-  let text = NEWC_MAGIC;
-  for (const field of FIELDS) {
-    const value = values[field];
-    if (!Number.isInteger(value) || value < 0 || value > NEWC_FIELD_MAX) {
-      throw fieldError(field, value, nameForErrors);
-    }
-    text += value.toString(16).toUpperCase().padStart(8, '0');
-  }
-  return Buffer.from(text, 'latin1');
+  const out = Buffer.allocUnsafe(NEWC_HEADER_SIZE);
+  encodeNewcHeaderInto(out, 0, header, namesize, () => nameForErrors);
+  return out;
 }
 
 const HEX_FIELD = /^[0-9a-fA-F]{8}$/;

@@ -24,10 +24,10 @@
  * not span concatenated archives.
  */
 import { HyperbuildError } from '../errors/errors.ts';
-import { byteStringToBytes, displayPath, type ByteString } from '../paths/byte-string.ts';
+import { displayPath, type ByteString } from '../paths/byte-string.ts';
 import { paddingAfter } from './alignment.ts';
 import { fileTypeOf, type FileType } from './file-mode.ts';
-import { NEWC_HEADER_SIZE, NEWC_NAME_MAX, NEWC_TRAILER_NAME, encodeNewcHeader, type CpioHeader } from './newc-header.ts';
+import { NEWC_HEADER_SIZE, NEWC_NAME_MAX, NEWC_TRAILER_NAME, encodeNewcHeaderInto, type CpioHeader } from './newc-header.ts';
 
 /** GNU cpio pads the archive to its 512-byte block size; doing the same keeps us byte-identical to it (tested). */
 export const NEWC_ARCHIVE_BLOCK = 512;
@@ -145,13 +145,12 @@ export class NewcWriter {
 
   /** Does not advance the offset, so a rejected entry leaves the writer unchanged. */
   #headerAndName(header: CpioHeader, name: ByteString): Buffer {
-    const nameBytes = byteStringToBytes(name);
-    const namesize = nameBytes.length + 1;
-    const headerBytes = encodeNewcHeader(header, namesize, displayPath(name));
+    // A byte string is one latin1 character per byte: its length is the name's byte count.
+    const namesize = name.length + 1;
     const end = this.#offset + NEWC_HEADER_SIZE + namesize;
     const out = Buffer.alloc(NEWC_HEADER_SIZE + namesize + paddingAfter(end));
-    headerBytes.copy(out, 0);
-    nameBytes.copy(out, NEWC_HEADER_SIZE);
+    encodeNewcHeaderInto(out, 0, header, namesize, () => displayPath(name));
+    out.write(name, NEWC_HEADER_SIZE, 'latin1');
     // The NUL terminator and padding are already zero from Buffer.alloc.
     return out;
   }
@@ -200,12 +199,11 @@ export class NewcWriter {
 
 /** Rejects entries the kernel would misread or silently skip. */
 function validateEntry(header: CpioHeader, name: ByteString): void {
-  const shown = displayPath(name);
   if (name.length === 0) throw new HyperbuildError('cpio writer: empty file name');
-  if (name.includes('\0')) throw new HyperbuildError(`cpio writer: file name "${shown}" contains a NUL byte`);
+  if (name.includes('\0')) throw new HyperbuildError(`cpio writer: file name "${displayPath(name)}" contains a NUL byte`);
   if (name.length + 1 > NEWC_NAME_MAX) {
     throw new HyperbuildError(
-      `cpio writer: file name "${shown.slice(0, 80)}..." is ${name.length} bytes; the kernel accepts at most ${NEWC_NAME_MAX - 1}`,
+      `cpio writer: file name "${displayPath(name).slice(0, 80)}..." is ${name.length} bytes; the kernel accepts at most ${NEWC_NAME_MAX - 1}`,
     );
   }
   if (name === NEWC_TRAILER_NAME) {
@@ -214,16 +212,16 @@ function validateEntry(header: CpioHeader, name: ByteString): void {
   }
   const type = fileTypeOf(header.mode);
   if (type === undefined) {
-    throw new HyperbuildError(`cpio writer: "${shown}" has mode 0${header.mode.toString(8)} with no valid file type bits`);
+    throw new HyperbuildError(`cpio writer: "${displayPath(name)}" has mode 0${header.mode.toString(8)} with no valid file type bits`);
   }
   if (type === 'symlink') {
     if (header.filesize === 0 || header.filesize > SYMLINK_TARGET_MAX) {
       throw new HyperbuildError(
-        `cpio writer: symlink "${shown}" has a ${header.filesize}-byte target; the kernel needs 1..${SYMLINK_TARGET_MAX}`,
+        `cpio writer: symlink "${displayPath(name)}" has a ${header.filesize}-byte target; the kernel needs 1..${SYMLINK_TARGET_MAX}`,
       );
     }
   } else if (type !== 'file' && header.filesize !== 0) {
-    throw new HyperbuildError(`cpio writer: ${type} "${shown}" has filesize ${header.filesize}; only files and symlinks have data`);
+    throw new HyperbuildError(`cpio writer: ${type} "${displayPath(name)}" has filesize ${header.filesize}; only files and symlinks have data`);
   }
 }
 
