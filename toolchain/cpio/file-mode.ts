@@ -31,11 +31,9 @@ export function makeMode(type: FileType, permissions: number): number {
   return TYPE_BITS[type] | (permissions & PERMISSION_MASK);
 }
 
+const TYPE_OF_BITS = new Map((Object.entries(TYPE_BITS) as [FileType, number][]).map(([type, bits]) => [bits, type]));
+
 /** undefined for type bits no Linux file has (e.g. 0 from a sloppy writer). */
 export function fileTypeOf(mode: number): FileType | undefined {
-  const bits = mode & S_IFMT;
-  for (const [type, value] of Object.entries(TYPE_BITS) as [FileType, number][]) {
-    if (value === bits) return type;
-  }
-  return undefined;
+  return TYPE_OF_BITS.get(mode & S_IFMT);
 }

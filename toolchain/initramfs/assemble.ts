@@ -39,10 +39,16 @@ const LINKABLE_KINDS: ReadonlySet<Inode['kind']> = new Set(['file', 'chardev', '
 /** Numbers from paths start here; hardlinked inodes are numbered below. */
 const PATH_INO_BASE = 2 ** 31;
 
-/** Names per inode, so hardlinked files get the right nlink. */
+/** Names per inode, so hardlinked files get the right nlink (any order will do: no paths, no sorting). */
 function countLinks(tree: RootfsTree): Map<Inode, number> {
   const counts = new Map<Inode, number>();
-  for (const { node } of tree.walk()) if (!node.children) counts.set(node.inode, (counts.get(node.inode) ?? 0) + 1);
+  const dirs = [tree.root];
+  while (dirs.length > 0) {
+    for (const node of dirs.pop()!.children!.values()) {
+      if (node.children) dirs.push(node);
+      else counts.set(node.inode, (counts.get(node.inode) ?? 0) + 1);
+    }
+  }
   return counts;
 }
 

@@ -99,7 +99,8 @@ export class RootfsTree {
       const item = stack.pop()!;
       yield item;
       if (item.node.children) {
-        const names = [...item.node.children.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        // Byte strings hold one byte per UTF-16 unit, so the default (code unit) order is byte order.
+        const names = [...item.node.children.keys()].sort();
         for (let i = names.length - 1; i >= 0; i--) {
           const name = names[i];
           stack.push({ path: item.path ? `${item.path}/${name}` : name, node: item.node.children.get(name)! });
