@@ -22,7 +22,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { ExitCode, HyperbuildError } from '../../errors/errors.ts';
-import type { ChannelEndpoints, LaunchRequest, PlanSnapshots, RunningVm } from '../hypervisor.ts';
+import type { ChannelEndpoints, LaunchRequest, PlanSnapshots, RunningVm, SupervisedLaunch } from '../hypervisor.ts';
+import type { SupervisedRestore, SupervisedSnapshots } from '../template/supervised-restore.ts';
 import { QmpListener, type QmpClient } from './qmp.ts';
 
 /** A template's files, in its directory. */
@@ -52,6 +53,8 @@ export interface QemuTemplateExtras {
 /** How qemu.ts starts a template VM (jailed like every plan) and shows its argv. */
 export interface QemuTemplateLauncher {
   start(r: LaunchRequest, x: QemuTemplateExtras): Promise<RunningVm>;
+  /** What the supervisor execs instead (`run -d`), jailed as start() would be; absent: supervised VMs start cold. */
+  supervised?(r: LaunchRequest, x: QemuTemplateExtras): SupervisedLaunch;
   describe(r: LaunchRequest, x: QemuTemplateExtras): string;
   /** The argv with every per-run path replaced by a placeholder: the machine shape. */
   shapeArgs(r: LaunchRequest): readonly string[];
@@ -160,6 +163,9 @@ async function saveTemplate(l: QemuTemplateLauncher, r: LaunchRequest, dir: stri
   }
 }
 
+/** An HMP `hostfwd_add` rule for a published port (slirp's netdev is net0). */
+const hostfwdRule = (p: LaunchRequest['publish'][number]) => `${p.protocol}:${p.hostIp}:${p.hostPort}-:${p.guestPort}`;
+
 async function restoreTemplate(l: QemuTemplateLauncher, r: LaunchRequest, dir: string): Promise<RunningVm> {
   const sockets = dirname(r.channels.control);
   const req = templateRequest(r);
@@ -174,7 +180,7 @@ async function restoreTemplate(l: QemuTemplateLauncher, r: LaunchRequest, dir: s
     await qmp.execute('migrate-incoming', { uri: `unix:${incoming}` });
     await unlessExited(vm, Promise.all([end, sendFrom(incoming, join(dir, TEMPLATE_STATE))]), 'loading the template');
     for (const p of r.publish) {
-      const rule = `${p.protocol}:${p.hostIp}:${p.hostPort}-:${p.guestPort}`;
+      const rule = hostfwdRule(p);
       const said = await qmp.execute<string>('human-monitor-command', { 'command-line': `hostfwd_add net0 ${rule}` });
       if (said.trim()) throw new TemplateRestoreError(`hostfwd_add ${rule}: ${said.trim()}`);
     }
@@ -190,8 +196,19 @@ async function restoreTemplate(l: QemuTemplateLauncher, r: LaunchRequest, dir: s
   }
 }
 
+/**
+ * A clone for the supervisor (`run -d`): the same argv and jail as restoreTemplate's, and what
+ * supervisor/restore.c needs to run the same QMP steps itself (no Node process stays).
+ */
+function supervisedRestore(supervised: NonNullable<QemuTemplateLauncher['supervised']>, r: LaunchRequest, dir: string): SupervisedRestore {
+  const sockets = dirname(r.channels.control);
+  const monitor = join(sockets, 'qmp.sock');
+  const launch = supervised(templateRequest(r), { memory: { path: join(dir, TEMPLATE_RAM), share: false }, monitor, sockets: [monitor], incoming: true });
+  return { launch, state: join(dir, TEMPLATE_STATE), monitor, incoming: join(sockets, 'incoming.sock'), hostfwd: r.publish.map(hostfwdRule) };
+}
+
 /** The plan's snapshot support: undefined when this request boots cold (see templateEligible). */
-export function qemuPlanSnapshots(r: LaunchRequest, version: string, l: QemuTemplateLauncher): PlanSnapshots | undefined {
+export function qemuPlanSnapshots(r: LaunchRequest, version: string, l: QemuTemplateLauncher): PlanSnapshots | SupervisedSnapshots | undefined {
   if (!templateEligible(r)) return undefined;
   const shapeArgs = l.shapeArgs(templateRequest(r));
   const restoreExtras = (dir: string): QemuTemplateExtras => ({
@@ -204,5 +221,6 @@ export function qemuPlanSnapshots(r: LaunchRequest, version: string, l: QemuTemp
     save: (dir, channels, ready) => saveTemplate(l, r, dir, channels, ready),
     restore: (dir) => restoreTemplate(l, r, dir),
     describeRestore: (dir) => l.describe(templateRequest(r), restoreExtras(dir)),
+    ...(l.supervised ? { supervisedRestore: (dir: string) => supervisedRestore(l.supervised!, r, dir) } : {}),
   };
 }

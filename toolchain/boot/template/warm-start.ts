@@ -32,23 +32,31 @@ export type StartChoice =
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, '; ').slice(0, 300);
 
-/** Restore from the template (making it if needed), or say why not and leave the cold boot to the caller. */
-export async function startFromTemplate(plan: LaunchPlan, o: WarmStartOptions): Promise<StartChoice> {
+/** A template ready to start from, found (or made) by templateFor. */
+export interface UsableTemplate {
+  dir: string;
+  key: string;
+  /** Record its use (least recently used templates go first). */
+  touch(): Promise<void>;
+  /** It could not be restored: say so (the notice), remove it (the next boot makes it again). */
+  notUsed(why: string): Promise<void>;
+}
+
+/** The template this plan starts from, made first when there is none; or none, after a notice saying why. */
+export async function templateFor(plan: LaunchPlan, o: WarmStartOptions): Promise<{ template?: UsableTemplate; templateMs?: number }> {
   const snapshots = plan.snapshots;
-  if (!o.useTemplate || !snapshots) return { restored: false, channelsUsed: false };
+  if (!o.useTemplate || !snapshots) return {};
   const store = new TemplateStore(o.cacheDir);
   const key = templateKey(o.bundleDigest, snapshots.shape);
-  const cold = (why: string, channelsUsed = false, templateMs?: number): StartChoice => {
-    o.say(`hyperbuild: notice: VM template ${key.slice(0, 12)} not used (${oneLine(why)}); booting cold`);
-    return { restored: false, channelsUsed, templateMs };
-  };
+  const notice = (why: string) => o.say(`hyperbuild: notice: VM template ${key.slice(0, 12)} not used (${oneLine(why)}); booting cold`);
   const unusable = await store.prepareRoot().catch((err: Error) => err.message);
-  if (unusable) return cold(unusable);
+  if (unusable) { notice(unusable); return {}; }
 
   let found = await store.find(key, snapshots.files);
   if (found.status === 'bad') {
     await store.remove(found.dir);
-    return cold(found.reason);
+    notice(found.reason);
+    return {};
   }
   let templateMs: number | undefined;
   if (found.status === 'absent') {
@@ -57,28 +65,42 @@ export async function startFromTemplate(plan: LaunchPlan, o: WarmStartOptions): 
     if (!release) {
       // Another boot is making it right now: this one goes cold rather than wait (no notice: nothing is wrong).
       o.note(`hyperbuild: VM template ${key.slice(0, 12)} is being made by another boot; booting cold`);
-      return { restored: false, channelsUsed: false };
+      return {};
     }
     o.note(`hyperbuild: making VM template ${key.slice(0, 12)} in ${store.dirFor(key)} (once for this bundle and machine shape)`);
     try {
       found = { status: 'ready', ...(await makeTemplate(snapshots, store, key, o.bundleDigest)) };
     } catch (err) {
-      return cold(`making it failed: ${(err as Error).message}`, false, Date.now() - t);
+      notice(`making it failed: ${(err as Error).message}`);
+      return { templateMs: Date.now() - t };
     } finally {
       await release();
     }
     templateMs = Date.now() - t;
     o.note(`hyperbuild: VM template made in ${templateMs} ms`);
   }
-  o.note(`hyperbuild: ${snapshots.describeRestore(found.dir)}`);
+  const dir = found.dir;
+  const template: UsableTemplate = {
+    dir, key,
+    touch: () => store.touch(dir),
+    notUsed: async (why) => { await store.remove(dir); notice(why); },
+  };
+  return { template, templateMs };
+}
+
+/** Restore from the template (making it if needed), or say why not and leave the cold boot to the caller. */
+export async function startFromTemplate(plan: LaunchPlan, o: WarmStartOptions): Promise<StartChoice> {
+  const { template, templateMs } = await templateFor(plan, o);
+  if (!template) return { restored: false, channelsUsed: false, templateMs };
+  o.note(`hyperbuild: ${plan.snapshots!.describeRestore(template.dir)}`);
   const startedAt = Date.now();
   o.onRestoring?.();
   try {
-    const vm = await snapshots.restore(found.dir);
-    await store.touch(found.dir);
-    return { restored: true, vm, key, startedAt, templateMs };
+    const vm = await plan.snapshots!.restore(template.dir);
+    await template.touch();
+    return { restored: true, vm, key: template.key, startedAt, templateMs };
   } catch (err) {
-    await store.remove(found.dir);
-    return cold(`restoring it failed: ${(err as Error).message}`, true, templateMs);
+    await template.notUsed(`restoring it failed: ${(err as Error).message}`);
+    return { restored: false, channelsUsed: true, templateMs };
   }
 }
