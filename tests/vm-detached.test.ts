@@ -20,7 +20,8 @@ const STATE = tempDir('vm-state');
 const env = { HYPERBUILD_STATE_DIR: STATE };
 const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 const bundle = haveQemu ? await makeTestBundle({ dir: join(tempDir('vm-bundle'), 'busybox'), kernel: 'best' }) : undefined;
-const TCG = ['--accel', 'tcg'];
+// Its own cache: run -d starts from the bundle's VM template (made by the first run), kept out of the user's cache.
+const TCG = ['--accel', 'tcg', '--cache-dir', tempDir('vm-cache')];
 
 const hb = (...args: string[]): CliResult => hyperbuild(args, { env, timeoutMs: 180_000 });
 const runD = (...args: string[]): CliResult => hb('run', '-d', ...TCG, ...args);
@@ -32,6 +33,13 @@ function ourProcesses(): number[] {
     try { if (readlinkSync(`/proc/${p}/cwd`).startsWith(STATE)) pids.push(Number(p)); } catch { /* gone or not ours */ }
   }
   return pids;
+}
+
+/** The supervisor's and the console's last lines and the status of VM `name`, for a failure message. */
+function vmDiagnostics(name: string): string {
+  const dir = join(STATE, readlinkSync(join(STATE, 'names', name)).replace(/^\.\.\//, ''));
+  const tail = (f: string) => { try { return readFileSync(join(dir, f), 'utf8').split('\n').slice(-8).join('\n'); } catch { return '(none)'; } };
+  return `\nsupervisor.log:\n${tail('supervisor.log')}\nconsole.log:\n${tail('console.log')}\nstatus.json: ${tail('status.json')}`;
 }
 
 function psJson(all = true): { name: string; id: string; state: string; exitCode?: number; outcome?: string; message?: string; status: string }[] {
@@ -118,7 +126,7 @@ when('a detached busybox httpd reached through -p; exec runs commands in it (out
   const ex = hb('exec', 'web', '--', 'sh', '-c', 'wget -qO- http://127.0.0.1:80/; echo "$IMAGE_VAR" >&2; exit 3');
   assert.equal([ex.status, ex.stdout, ex.stderr], [3, 'hello from the guest\n', 'from-image\n'], 'output, the app\'s environment, the code');
   const fed = hyperbuild(['exec', '-i', '-e', 'X=1', '-w', '/tmp', 'web', '--', 'sh', '-c', 'read line; echo "$line $X $PWD"'], { env, input: 'typed\n' });
-  assert.equal([fed.status, fed.stdout], [0, 'typed 1 /tmp\n']);
+  assert.equal([fed.status, fed.stdout], [0, 'typed 1 /tmp\n'], `${fed.stderr}${vmDiagnostics('web')}`);
   const missing = hb('exec', 'web', '--', 'no-such-command');
   assert.equal([missing.status, missing.stderr], [127, 'hyperstart: no-such-command: not found\n']);
   const nobody = hb('exec', '-u', 'nobody-here', 'web', '--', 'true');
