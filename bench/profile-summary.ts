@@ -91,5 +91,5 @@ export function summarise(profile: Profile): string[] {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (!process.argv[2]) throw new Error('usage: profile-summary.ts FILE.cpuprofile');
-  for (const line of summarise(JSON.parse(readFileSync(process.argv[2], 'utf8')))) process.stdout.write(`${line}\n`);
+  process.stdout.write(`${summarise(JSON.parse(readFileSync(process.argv[2], 'utf8'))).join('\n')}\n`);
 }
