@@ -30,7 +30,7 @@ import { tempDir } from './helpers/places.ts';
 // Any real kernel will do: HB_TEST_KERNEL, else the one builds use (HyperKernel or the Debian cloud kernel).
 const KERNEL =
   process.env.HB_TEST_KERNEL ??
-  (await resolveKernel({ cacheDir: process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? defaultCacheDir() })).path;
+  (await resolveKernel({ cacheDir: process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? defaultCacheDir() })).bootPath;
 const BUSYBOX = '/bin/busybox';
 const MTIME = 1700000000;
 const OWNER = 123456;

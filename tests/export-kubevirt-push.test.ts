@@ -11,9 +11,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
+import { sha256Digest } from '../toolchain/digest/digest.ts';
 import { hyperbuild, type CliResult } from './helpers/cli.ts';
 import { tempDir } from './helpers/places.ts';
 import { startRegistry, type RegistryServer } from './helpers/registry-server.ts';
@@ -68,7 +70,10 @@ test('an ordinary OCI image, reproducible, with kernel and initrd at the exporte
   execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:1`, unpacked], { stdio: 'pipe' });
   const rootfs = join(unpacked, 'rootfs');
   const m = JSON.parse(readFileSync(join(bundle, 'bundle.json'), 'utf8'));
-  assert.ok(readFileSync(join(rootfs, 'boot/kernel')).equals(readFileSync(join(bundle, m.kernel.name))), 'the bundle\'s kernel, unchanged');
+  const kernel = readFileSync(join(rootfs, 'boot/kernel'));
+  assert.is(m.kernel.compression, 'gzip', 'the bundle stores its kernel compressed');
+  assert.ok(kernel.equals(gunzipSync(readFileSync(join(bundle, m.kernel.name)))), 'the bundle\'s kernel, unpacked (KubeVirt loads it as it is)');
+  assert.equal([kernel.length, sha256Digest(kernel)], [m.kernel.uncompressedSize, m.kernel.uncompressedDigest]);
   const initrd = readFileSync(join(rootfs, 'boot/initrd'));
   const initramfs = readFileSync(join(bundle, m.initramfs.name));
   assert.ok(initrd.subarray(0, initramfs.length).equals(initramfs), 'the initrd starts with the bundle\'s initramfs');

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMPRESSIONS } from '../toolchain/bundle/manifest.ts';
+import { sha256Digest } from '../toolchain/digest/digest.ts';
 import { hyperbuild, type CliResult } from './helpers/cli.ts';
 import { tempDir } from './helpers/places.ts';
 
@@ -60,18 +61,23 @@ for (const compression of COMPRESSIONS) {
   });
 }
 
-test('no overrides: the image\'s own command; the export moves with its initrd', () => {
+test('no overrides: the image\'s own command; the compressed kernel unpacked beside it; the export moves with its initrd and kernel', () => {
   const bundle = join(work, 'hello-gzip');
   const script = join(work, 'plain', 'run-hello.sh');
   const r1 = ok(hyperbuild(['export', bundle, '--format', 'qemu', '-o', script, '--json'], { from: 'source' }), 'export');
   const result = JSON.parse(r1.stdout);
-  assert.equal(result.written.map((w: { role: string }) => w.role), ['initrd', 'launch']);
+  assert.equal(result.written.map((w: { role: string }) => w.role), ['kernel', 'initrd', 'launch']);
   assert.is(result.network, 'user');
-  // Script and initrd copied elsewhere still boot: the initrd is found next to the script.
+  const m = JSON.parse(readFileSync(join(bundle, 'bundle.json'), 'utf8'));
+  assert.is(m.kernel.compression, 'gzip', 'the bundle stores its kernel compressed');
+  const kernel = readFileSync(join(work, 'plain', 'run-hello.vmlinux'));
+  assert.equal([kernel.length, sha256Digest(kernel)], [m.kernel.uncompressedSize, m.kernel.uncompressedDigest], 'the export carries it unpacked');
+  // Script, initrd and kernel copied elsewhere still boot: both are found next to the script.
   const moved = join(work, 'moved');
   mkdirSync(moved);
   copyFileSync(script, join(moved, 'run-hello.sh'));
   copyFileSync(join(work, 'plain', 'run-hello.initrd'), join(moved, 'run-hello.initrd'));
+  copyFileSync(join(work, 'plain', 'run-hello.vmlinux'), join(moved, 'run-hello.vmlinux'));
   const r = runScript(join(moved, 'run-hello.sh'));
   assert.match(r.out, /Hello from hyperbuild: Linux 6\.1\.[^\n]*, running as root in \//);
   assert.match(r.out, /^hyperstart: exit 0$/m);

@@ -33,7 +33,7 @@ interface Kernel { path: string; modules: string[] }
 async function pickKernel(): Promise<Kernel> {
   if (process.env.HYPERSTART_TEST_KERNEL) return { path: process.env.HYPERSTART_TEST_KERNEL, modules: [] };
   const resolved = await resolveKernel({ cacheDir: process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? defaultCacheDir() });
-  return { path: resolved.path, modules: resolved.modules.map((m) => m.hostPath) };
+  return { path: resolved.bootPath, modules: resolved.modules.map((m) => m.hostPath) };
 }
 
 const kernel = await pickKernel();

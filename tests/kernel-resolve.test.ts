@@ -10,14 +10,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { hyperKernelKey, kernelSourceDir, readHyperKernelKeyInputs } from '../toolchain/kernel/cache-key.ts';
 import { listCachedKernels } from '../toolchain/kernel/kernel-cache.ts';
 import { moduleLoadOrder, parseModulesDep } from '../toolchain/kernel/module-order.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
 import { COMPACT_VMLINUX } from '../toolchain/kernel/compact-vmlinux.ts';
+import { gzipVmlinuxPath } from '../toolchain/kernel/gzip-vmlinux.ts';
 import { BadInputError, HyperbuildError } from '../toolchain/errors/errors.ts';
 import { defaultKernelCacheDir } from '../toolchain/kernel/kernel-cache.ts';
 import { FIXTURES, hyperbuild } from './helpers/cli.ts';
@@ -111,7 +113,10 @@ test('without --kernel the cached HyperKernel is used (vmlinux, PVH, not modular
   seedCloudKernel(cacheDir);
   const logs: string[] = [];
   const r = await resolveKernel({ cacheDir, log: (l) => logs.push(l) });
-  assert.is(r.path, join(cacheDir, 'kernels', key, COMPACT_VMLINUX), 'bundles get the compact vmlinux (compact-vmlinux.ts)');
+  assert.is(r.bootPath, join(cacheDir, 'kernels', key, COMPACT_VMLINUX), 'bundles get the compact vmlinux (compact-vmlinux.ts)');
+  assert.is(r.path, gzipVmlinuxPath(r.bootPath), 'stored gzip-compressed (gzip-vmlinux.ts)');
+  assert.ok(gunzipSync(readFileSync(r.path)).equals(readFileSync(r.bootPath)));
+  assert.equal([r.kernel.compression, r.kernel.uncompressedSize], ['gzip', statSync(r.bootPath).size]);
   assert.equal(r.kernel.kind, 'hyperkernel');
   assert.equal([r.kernel.format, r.kernel.pvh, r.kernel.modular, r.kernel.release], ['vmlinux', true, false, '6.1.192-hyperkernel']);
   assert.match(r.kernel.configDigest ?? '', /^sha256:[0-9a-f]{64}$/);
@@ -171,7 +176,10 @@ test('--kernel hyperkernel: a cached one is used as is, without a build', async 
   const key = await seedHyperKernel(cacheDir);
   const logs: string[] = [];
   const r = await resolveKernel({ kernelPath: 'hyperkernel', cacheDir, log: (l) => logs.push(l) });
-  assert.is(r.path, join(cacheDir, 'kernels', key, COMPACT_VMLINUX), 'bundles get the compact vmlinux (compact-vmlinux.ts)');
+  assert.is(r.bootPath, join(cacheDir, 'kernels', key, COMPACT_VMLINUX), 'bundles get the compact vmlinux (compact-vmlinux.ts)');
+  assert.is(r.path, gzipVmlinuxPath(r.bootPath), 'stored gzip-compressed (gzip-vmlinux.ts)');
+  assert.ok(gunzipSync(readFileSync(r.path)).equals(readFileSync(r.bootPath)));
+  assert.equal([r.kernel.compression, r.kernel.uncompressedSize], ['gzip', statSync(r.bootPath).size]);
   assert.not.match(logs.join('\n'), /building/);
 });
 

@@ -1,6 +1,7 @@
 /**
- * The kernel file bundles get (toolchain/kernel/elf-compact.ts, compact-vmlinux.ts):
- * an ELF without its alignment padding that loads the very same memory image.
+ * The kernel file bundles get (toolchain/kernel/elf-compact.ts, compact-vmlinux.ts,
+ * gzip-vmlinux.ts): an ELF without its alignment padding that loads the very
+ * same memory image, stored gzip-compressed (≤ 8 MiB, reproducible).
  * Synthetic ELFs cover the rules (splits at long zero runs, trailing zeros,
  * notes, p_offset ≡ p_vaddr mod p_align, hostile headers) and that the image
  * check can fail; the real HyperKernel is compacted as the build does it and
@@ -12,10 +13,13 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
+import { sha256Digest } from '../toolchain/digest/digest.ts';
 import { BadInputError } from '../toolchain/errors/errors.ts';
 import { COMPACT_VMLINUX, compactVmlinux } from '../toolchain/kernel/compact-vmlinux.ts';
 import { COMPACT_ALIGN, compactElf, readElf, sameLoadedImage, SPLIT_ZERO_RUN } from '../toolchain/kernel/elf-compact.ts';
+import { gzipVmlinux, gzipVmlinuxPath } from '../toolchain/kernel/gzip-vmlinux.ts';
 import { detectKernelFormatOf } from '../toolchain/kernel/kernel-format.ts';
 import { resolveKernel } from '../toolchain/kernel/resolve-kernel.ts';
 
@@ -151,9 +155,9 @@ test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test('the HyperKernel: the compact vmlinux the build bundles loads exactly as the built one, without padding', async () => {
   const resolved = await resolveKernel({ cacheDir: process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? defaultCacheDir() });
   assert.is(resolved.kernel.kind, 'hyperkernel', 'this test needs the HyperKernel (make kernel)');
-  assert.is(resolved.path, join(dirname(resolved.path), COMPACT_VMLINUX));
+  assert.is(resolved.bootPath, join(dirname(resolved.path), COMPACT_VMLINUX));
   const original = readFileSync(join(dirname(resolved.path), 'vmlinux'));
-  const compact = readFileSync(resolved.path);
+  const compact = readFileSync(resolved.bootPath);
   assert.ok(sameLoadedImage(original, compact), 'same memory image');
   assert.equal(compactElf(original, 'vmlinux'), compact, 'the cached file is what compaction makes now');
   const fmt = detectKernelFormatOf(compact, 'compact');
@@ -162,7 +166,33 @@ test('the HyperKernel: the compact vmlinux the build bundles loads exactly as th
   const elf = readElf(compact, 'compact');
   const data = elf.phdrs.filter((p) => p.type === 1).reduce((n, p) => n + p.filesz, 0);
   assert.ok(compact.length <= data + elf.phdrs.length * COMPACT_ALIGN + 4096, `${compact.length} bytes for ${data} bytes of segment data`);
-  console.log(`kernel-size: vmlinux ${original.length} bytes → bundled ${compact.length} bytes (${(compact.length / MiB).toFixed(2)} MiB)`);
+  const gz = readFileSync(resolved.path);
+  assert.is(resolved.path, gzipVmlinuxPath(resolved.bootPath), 'the bundle gets the gzip copy');
+  assert.ok(gunzipSync(gz).equals(compact), 'which unpacks to the compact vmlinux');
+  assert.equal([resolved.kernel.compression, resolved.kernel.uncompressedDigest, resolved.kernel.uncompressedSize], ['gzip', sha256Digest(compact), compact.length]);
+  assert.ok(gz.length <= 8 * MiB, `the bundle's kernel file is ${gz.length} bytes: target ≤ 8 MiB`);
+  console.log(`kernel-size: vmlinux ${original.length} bytes → compact ${compact.length} bytes (${(compact.length / MiB).toFixed(2)} MiB) → bundled kernel.gz ${gz.length} bytes (${(gz.length / MiB).toFixed(2)} MiB)`);
+});
+
+test('gzipVmlinux: made once, the same bytes in another kernel cache, a damaged copy remade', async () => {
+  const resolved = await resolveKernel({ cacheDir: process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? defaultCacheDir() });
+  const { copyFileSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const paths = [];
+  for (const name of ['gz-a', 'gz-b']) {
+    mkdirSync(join(tmp, name));
+    const compact = join(tmp, name, COMPACT_VMLINUX);
+    copyFileSync(resolved.bootPath, compact);
+    paths.push((await gzipVmlinux(compact)).path);
+  }
+  assert.ok(readFileSync(paths[0]).equals(readFileSync(paths[1])), 'reproducible: two caches, the same bytes');
+  assert.ok(readFileSync(paths[0]).equals(readFileSync(resolved.path)), 'and the bytes the real cache holds');
+  const made = statSync(paths[0]);
+  const again = await gzipVmlinux(join(tmp, 'gz-a', COMPACT_VMLINUX));
+  assert.equal([again.path, statSync(again.path).ino], [paths[0], made.ino], 'a good file is kept');
+  assert.equal([again.uncompressedDigest, again.uncompressedSize], [resolved.kernel.uncompressedDigest, resolved.kernel.uncompressedSize]);
+  writeFileSync(paths[0], gzipSync(Buffer.from('not the kernel')));
+  await gzipVmlinux(join(tmp, 'gz-a', COMPACT_VMLINUX));
+  assert.ok(readFileSync(paths[0]).equals(readFileSync(paths[1])), 'a damaged file is replaced');
 });
 
 test('compactVmlinux makes the file once and remakes a damaged one', async () => {

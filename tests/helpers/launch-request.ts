@@ -3,6 +3,7 @@
  * template keys, supervised plans): a minimal HyperKernel bundle manifest
  * (optionally with an ext4 rootfs) and defaults each test overrides.
  */
+import { join } from 'node:path';
 import type { BundleManifest } from '../../toolchain/bundle/manifest.ts';
 import type { LaunchRequest } from '../../toolchain/boot/hypervisor.ts';
 
@@ -20,10 +21,12 @@ export function socketsIn(dir: string): LaunchRequest['channels'] {
   return { control: `${dir}/ctl.sock`, stdout: `${dir}/out.sock`, stderr: `${dir}/err.sock`, console: `${dir}/con.sock` };
 }
 
+/** kernelPath defaults to the bundle's own kernel file (an uncompressed kernel), like every bundle before kernel compression. */
 export function launchRequest(over: Partial<LaunchRequest> = {}): LaunchRequest {
-  return {
+  const r: Omit<LaunchRequest, 'kernelPath'> = {
     bundleDir: '/b', manifest: minimalManifest(), accel: 'tcg', memoryMiB: 128, cpus: 1, network: 'user', publish: [], volumes: [], verbose: false,
     channels: socketsIn('/t'),
     ...over,
   };
+  return { ...r, kernelPath: over.kernelPath ?? join(r.bundleDir, r.manifest.kernel.name) };
 }

@@ -6,6 +6,7 @@
  * lives in one file per backend under backends/ (like LinuxKit's
  * src/cmd/linuxkit/run_*.go), found by name in backends/registry.ts.
  */
+import { join } from 'node:path';
 import type { BundleManifest } from '../bundle/manifest.ts';
 import type { NetworkSpec } from '../hyperstart/protocol.ts';
 import type { ShareFilesystem } from '../kernel/kernel-features.ts';
@@ -63,6 +64,12 @@ export interface ChannelEndpoints {
 export interface LaunchRequest {
   bundleDir: string;
   manifest: BundleManifest;
+  /**
+   * Absolute path of the kernel the monitor loads (bundle/bootable-kernel.ts):
+   * the bundle's kernel file, or its unpacked copy in the cache when the
+   * bundle stores it compressed. Every other bundle file is `bundleDir/name`.
+   */
+  kernelPath: string;
   accel: Accel;
   memoryMiB: number;
   cpus: number;
@@ -153,6 +160,11 @@ export interface Hypervisor {
   chooseAccel(request: AccelRequest): AccelDecision;
   /** Fails with a HyperbuildError (and an install hint) when the monitor is missing. */
   prepare(request: LaunchRequest): Promise<LaunchPlan>;
+}
+
+/** The host path of a bundle file a request names: kernelPath for the kernel, `bundleDir/name` for the others. */
+export function launchFilePath(r: Pick<LaunchRequest, 'bundleDir' | 'manifest' | 'kernelPath'>, name: string): string {
+  return name === r.manifest.kernel.name ? r.kernelPath : join(r.bundleDir, name);
 }
 
 export function describeVmExit(e: VmExit): string {

@@ -23,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, closeSync, copyFileSync, existsSync, linkSync, openSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ExitCode, HyperbuildError } from '../errors/errors.ts';
-import type { LaunchRequest, RunningVm, SupervisedLaunch } from './hypervisor.ts';
+import { launchFilePath, type LaunchRequest, type RunningVm, type SupervisedLaunch } from './hypervisor.ts';
 import { startVmProcess } from './vm-process.ts';
 import type { VolumeMount } from './volume.ts';
 
@@ -77,10 +77,11 @@ const R_OTHER = 0o004;
 /** The rootfs disk goes through QEMU's fd set 1 (`-add-fd`): no path, no permission check. */
 const ROOTFS_FDSET = 1;
 
-function bundleFiles(r: LaunchRequest): { name: string; disk: boolean }[] {
+/** The files QEMU reads, by bundle file name: the kernel from kernelPath (an unpacked copy when the bundle stores it compressed), the rest from the bundle. */
+function bundleFiles(r: LaunchRequest): { name: string; hostPath: string; disk: boolean }[] {
   const m = r.manifest;
-  return [{ name: m.kernel.name, disk: false }, { name: m.initramfs.name, disk: false },
-    ...(m.rootfs ? [{ name: m.rootfs.name, disk: true }] : [])];
+  const f = (name: string, disk: boolean) => ({ name, hostPath: launchFilePath(r, name), disk });
+  return [f(m.kernel.name, false), f(m.initramfs.name, false), ...(m.rootfs ? [f(m.rootfs.name, true)] : [])];
 }
 
 function kvmGid(id: JailIdentity, kvm: FileFacts): number {
@@ -112,7 +113,7 @@ export function jailLayout(r: LaunchRequest, facts: JailFacts): JailLayout {
     sockets: [r.channels.control, r.channels.stdout, r.channels.stderr, r.channels.console],
     paths: {}, files: [], proxies: [],
   };
-  for (const f of bundleFiles(r)) layout.paths[f.name] = join(r.bundleDir, f.name);
+  for (const f of bundleFiles(r)) layout.paths[f.name] = f.hostPath;
   const id = facts.identity;
   if (!id) return layout;
   if (r.accel === 'kvm') layout.gid = kvmGid(id, facts.kvm ?? { uid: 0, gid: 0, mode: 0 });
@@ -121,7 +122,7 @@ export function jailLayout(r: LaunchRequest, facts: JailFacts): JailLayout {
   layout.args.push('-name', join(r.bundleDir, r.manifest.kernel.name).replaceAll(',', ',,'));
   let childFd = 3;
   for (const f of bundleFiles(r)) {
-    const hostPath = join(r.bundleDir, f.name);
+    const hostPath = f.hostPath;
     if (f.disk) {
       layout.args.push('-add-fd', `fd=${childFd},set=${ROOTFS_FDSET},opaque=rootfs`);
       layout.files.push({ how: 'fd', hostPath, childFd: childFd++ });

@@ -16,6 +16,7 @@ import { describeVmExit, type LaunchPlan, type RunningVm, type VmExit } from './
 import { LinkDriver } from './link-driver.ts';
 import { preflight, type BootRequest, type Preflight } from './preflight.ts';
 import { terminalSize } from './terminal.ts';
+import { bootableKernel } from '../bundle/bootable-kernel.ts';
 import { openBundle, type OpenedBundle } from '../bundle/open-bundle.ts';
 import { DigestMemo } from '../cache/digest-memo.ts';
 import { sha256Digest } from '../digest/digest.ts';
@@ -134,6 +135,7 @@ async function startVm(o: BootOptions, io: Streams, bundle: OpenedBundle, ready:
     owned.channels = await ChannelSet.open();
     const p = await o.hypervisor.prepare({
       bundleDir: o.bundleDir, manifest: bundle.manifest, accel: ready.accel, memoryMiB: ready.memoryMiB, cpus: o.cpus,
+      kernelPath: await bootableKernel(bundle, o.cacheDir),
       network: o.overrides.network, publish: o.publish, volumes: o.overrides.volumes,
       verbose: o.verbose, channels: owned.channels.endpoints, cacheDir: o.cacheDir,
     });

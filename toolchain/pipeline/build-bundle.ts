@@ -11,7 +11,7 @@ import {
   BUNDLE_MEDIA_TYPE,
   BUNDLE_SCHEMA_VERSION,
   INITRAMFS_FILE_NAMES,
-  KERNEL_FILE_NAME,
+  kernelFileName,
   type BundleManifest,
 } from '../bundle/manifest.ts';
 import { writeBundle } from '../bundle/write-bundle.ts';
@@ -88,7 +88,7 @@ function bundleManifest(ctx: BuildContext): BundleManifest {
       platform: formatPlatform(image.config.platform),
     },
     image: image.config.runtime,
-    kernel: { name: KERNEL_FILE_NAME, digest: kernel.digest, size: kernel.size, ...kernel.kernel },
+    kernel: { name: kernelFileName(kernel.kernel.compression), digest: kernel.digest, size: kernel.size, ...kernel.kernel },
     initramfs: {
       name: INITRAMFS_FILE_NAMES[initramfs.compression],
       digest: initramfs.digest,
@@ -163,7 +163,7 @@ export function buildSteps(): Step<BuildContext>[] {
         await writeBundle(
           ctx.opts.outDir,
           [
-            { name: KERNEL_FILE_NAME, from: ctx.kernel!.path },
+            { name: ctx.manifest.kernel.name, from: ctx.kernel!.path },
             { name: ctx.manifest.initramfs.name, from: ctx.initramfs!.path },
             ...(ctx.manifest.rootfs ? [{ name: ctx.manifest.rootfs.name, from: ctx.initramfs!.disk!.path }] : []),
           ],

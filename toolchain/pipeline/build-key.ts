@@ -26,8 +26,9 @@ export interface BuildInputs {
  * layout, inode numbering, the bundle's cmdline, ...): the key then changes, so
  * neither a cached initramfs nor an existing bundle of the old output is reused.
  * 2: initramfs in cacheable pieces, path-derived inode numbers, initramfs_async=0.
+ * 3: the HyperKernel stored gzip-compressed (kernel.gz, kernel.compression).
  */
-export const OUTPUT_REVISION = 2;
+export const OUTPUT_REVISION = 3;
 
 export function buildKey(inputs: BuildInputs): string {
   const all = { ...inputs, outputRevision: OUTPUT_REVISION };

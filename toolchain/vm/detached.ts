@@ -6,6 +6,7 @@
  * before that; no hyperbuild process stays.
  */
 import { join, resolve } from 'node:path';
+import { bootableKernel } from '../bundle/bootable-kernel.ts';
 import { openBundle } from '../bundle/open-bundle.ts';
 import { DigestMemo } from '../cache/digest-memo.ts';
 import { BadInputError, ExitCode, HyperbuildError } from '../errors/errors.ts';
@@ -64,6 +65,7 @@ export async function runDetached(request: DetachedRequest): Promise<Detached> {
   try {
     const plan = await hv.prepare({
       bundleDir: o.bundleDir, manifest: bundle.manifest, accel: ready.accel, memoryMiB: ready.memoryMiB, cpus: o.cpus,
+      kernelPath: await bootableKernel(bundle, o.cacheDir),
       network: o.overrides.network, publish: o.publish, volumes: o.overrides.volumes,
       verbose: false, channels: channelEndpoints(vm.dir), cacheDir: o.cacheDir,
     });

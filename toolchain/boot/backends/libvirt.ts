@@ -26,7 +26,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ExitCode, HyperbuildError } from '../../errors/errors.ts';
 import { chooseAccel, probeHost, type AccelDecision, type AccelProbe, type AccelRequest } from '../accel.ts';
-import type { Hypervisor, HypervisorCapabilities, LaunchPlan, LaunchRequest, RunningVm, VmExit } from '../hypervisor.ts';
+import { launchFilePath, type Hypervisor, type HypervisorCapabilities, type LaunchPlan, type LaunchRequest, type RunningVm, type VmExit } from '../hypervisor.ts';
 import { assertPortsBindable, handOver, stageFile, startProxies, unprivilegedPortStart, type JailIdentity } from '../jail.ts';
 import { libvirtCmdline, libvirtDomainXml, type DomainPlacement } from './libvirt-domain.ts';
 import { QEMU_USER_NETWORK } from './qemu.ts';
@@ -239,8 +239,8 @@ async function createDomain(l: LibvirtLaunch, request: LaunchRequest): Promise<R
 export function planLibvirtLaunch(r: LaunchRequest, connection: LibvirtConnection, identity: JailIdentity | undefined, name: string): LibvirtLaunch {
   const dir = dirname(r.channels.control);
   const files = [r.manifest.kernel.name, r.manifest.initramfs.name, ...(r.manifest.rootfs ? [r.manifest.rootfs.name] : [])];
-  const staged = identity ? files.map((f) => ({ hostPath: join(r.bundleDir, f), jailPath: join(dir, `bundle-${basename(f)}`) })) : [];
-  const paths = Object.fromEntries(files.map((f, i) => [f, staged[i]?.jailPath ?? join(r.bundleDir, f)]));
+  const staged = identity ? files.map((f) => ({ hostPath: launchFilePath(r, f), jailPath: join(dir, `bundle-${basename(f)}`) })) : [];
+  const paths = Object.fromEntries(files.map((f, i) => [f, staged[i]?.jailPath ?? launchFilePath(r, f)]));
   // Proxied volumes only when QEMU runs as someone else and we are root (the helper needs root to serve host owners).
   const proxy = identity && process.geteuid?.() === 0;
   const proxySockets = proxy ? Object.fromEntries(r.volumes.map((v) => [v.tag, join(dir, `9p-${v.tag}.sock`)])) : {};

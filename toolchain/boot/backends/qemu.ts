@@ -12,10 +12,9 @@
  * Always -nodefaults -no-user-config -nographic -no-reboot, no device option ROMs.
  */
 import { closeSync, fchmodSync, fchownSync, fstatSync, openSync } from 'node:fs';
-import { join } from 'node:path';
 import { PORT_NAMES, type NetworkSpec, type PortName } from '../../hyperstart/protocol.ts';
 import { chooseAccel, probeHost, type AccelDecision, type AccelProbe, type AccelRequest } from '../accel.ts';
-import type { Hypervisor, HypervisorCapabilities, LaunchPlan, LaunchRequest, RunningVm } from '../hypervisor.ts';
+import { launchFilePath, type Hypervisor, type HypervisorCapabilities, type LaunchPlan, type LaunchRequest, type RunningVm } from '../hypervisor.ts';
 import { fsdevOption, jailLayout, lookupJailFacts, startJailed, supervisedJail, type JailLayout } from '../jail.ts';
 import { composeCmdline } from '../kernel-cmdline.ts';
 import { tscKhz } from '../tsc-frequency.ts';
@@ -142,7 +141,7 @@ export function buildQemuArgs(r: LaunchRequest, host: QemuHost = { binary: QEMU_
     // microvm has no PIT (pit=off) to calibrate the TSC against; under KVM the guest gets kvmclock.
     tscKhz: microvm && r.accel === 'tcg' ? host.tscKhz : undefined,
   });
-  const path = (name: string) => host.jail?.paths[name] ?? join(r.bundleDir, name);
+  const path = (name: string) => host.jail?.paths[name] ?? launchFilePath(r, name);
   const args = [
     ...machineArgs(r, machine, cmdline, path, template?.memory),
     ...(host.jail?.args ?? []),
@@ -208,7 +207,8 @@ function templateLauncher(host: QemuHost): QemuTemplateLauncher {
     shapeArgs: (r) => {
       const placeholders = { control: '$CTL', stdout: '$OUT', stderr: '$ERR', console: '$CON' };
       const x: QemuTemplateExtras = { memory: { path: '$RAM', share: true }, monitor: '$QMP', sockets: [], incoming: false };
-      return buildQemuArgs({ ...r, bundleDir: '$BUNDLE', channels: placeholders }, { binary: host.binary, tscKhz: host.tscKhz }, x).args;
+      // The kernel's path is blanked too (an unpacked copy lives in the cache): the key's bundle digest names the kernel.
+      return buildQemuArgs({ ...r, bundleDir: '$BUNDLE', kernelPath: '$KERNEL', channels: placeholders }, { binary: host.binary, tscKhz: host.tscKhz }, x).args;
     },
   };
 }

@@ -5,6 +5,7 @@
  * first boot is warm too. The request is assembled exactly as the boot
  * session assembles it, so the key comes out the same.
  */
+import { bootableKernel } from '../../bundle/bootable-kernel.ts';
 import { openBundle } from '../../bundle/open-bundle.ts';
 import { DigestMemo } from '../../cache/digest-memo.ts';
 import { sha256Digest } from '../../digest/digest.ts';
@@ -48,7 +49,7 @@ export async function makeTemplateAhead(o: AheadOptions): Promise<AheadResult> {
   const channels = await ChannelSet.open();
   try {
     const plan = await o.hypervisor.prepare({
-      bundleDir: o.bundleDir, manifest: bundle.manifest, accel: decision.accel,
+      bundleDir: o.bundleDir, manifest: bundle.manifest, accel: decision.accel, kernelPath: await bootableKernel(bundle, o.cacheDir),
       memoryMiB: o.memoryMiB ?? defaultMemoryMiB(bundle.manifest.initramfs), cpus: o.cpus ?? 1,
       network, publish: [], volumes: [], verbose: false, channels: channels.endpoints, cacheDir: o.cacheDir,
     });
