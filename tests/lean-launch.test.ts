@@ -7,11 +7,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CODE_CACHE_SUBDIR, loadBundle } from '../toolchain/cli/lean/code-cache.ts';
 import { LEAN_COMMAND_IDS, codeCacheDir } from '../toolchain/cli/lean/launch.ts';
 import { LEAN_COMMANDS } from '../toolchain/cli/lean/main.ts';
+import { capYoungGeneration, restoreDefaultFlags } from '../toolchain/cli/lean/young-generation.ts';
 import { defaultCacheDir } from '../toolchain/cache/cache-dir.ts';
 import { FIXTURES, ROOT, hyperbuild } from './helpers/cli.ts';
 import { tempDir } from './helpers/places.ts';
@@ -83,6 +85,49 @@ test('code cache: an unwritable or absent cache only costs the compile', () => {
   assert.equal((loaded.exports.answer as () => unknown)(), [340, 'bundle.js']);
   loaded.save();
   assert.is(loadBundle(bundle, undefined, 'build').cache, 'none');
+});
+
+test('a capped young generation stays small', () => {
+  // A fresh process (this one's young generation has grown already): short-lived garbage, then new space's size.
+  const probe = (cap: boolean) => {
+    const script = `const m = await import(${JSON.stringify(join(ROOT, 'toolchain/cli/lean/young-generation.ts'))});
+${cap ? 'm.capYoungGeneration();' : ''}
+let keep = [];
+for (let i = 0; i < 400000; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 50000) keep = []; }
+const v8 = await import('node:v8');
+process.stdout.write(String(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    return Number(r.stdout) / (1 << 20);
+  };
+  const capped = probe(true);
+  const grown = probe(false);
+  assert.ok(capped <= 4, `capped new space ${capped} MiB`);
+  assert.ok(grown > capped, `uncapped ${grown} MiB, capped ${capped} MiB`);
+});
+
+test('code cache: made after the young generation was capped, it is still used by a start without the cap', () => {
+  // A fresh process with this one's Node options (part of the entry's name) judges the entry: V8 would
+  // answer this process from its compilation cache.
+  const judge = join(work, 'judge.mts');
+  writeFileSync(judge, `const m = await import(${JSON.stringify(join(ROOT, 'toolchain/cli/lean/code-cache.ts'))});
+process.stdout.write(m.loadBundle(process.argv[2], process.argv[3], 'build').cache);`);
+  const judged = (dir: string) => {
+    const r = spawnSync(process.execPath, [...process.execArgv, judge, bundle, dir], { cwd: ROOT, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  // Made while capped, V8 refuses it at default flags: the flags must be put back first.
+  const stale = loadBundle(bundle, join(work, 'cache-stale'), 'build');
+  capYoungGeneration();
+  stale.save();
+  restoreDefaultFlags();
+  assert.is(judged(join(work, 'cache-stale')), 'rejected');
+  const first = loadBundle(bundle, join(work, 'cache-capped'), 'build');
+  capYoungGeneration();
+  restoreDefaultFlags();
+  first.save();
+  assert.is(judged(join(work, 'cache-capped')), 'used');
 });
 
 const built = existsSync(join(ROOT, 'dist', 'lean', 'launch.js')) && existsSync(join(FIXTURES, 'busybox', 'index.json'));

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { defaultCacheDir } from '../../cache/cache-dir.ts';
 import { loadBundle } from './code-cache.ts';
+import { capYoungGeneration, restoreDefaultFlags } from './young-generation.ts';
 
 /** The commands main.ts runs (its LEAN_COMMANDS; tests/lean-launch.test.ts keeps the two equal). */
 export const LEAN_COMMAND_IDS: readonly string[] = ['build', 'boot'];
@@ -23,16 +24,26 @@ export function codeCacheDir(argv: string[], env: NodeJS.ProcessEnv = process.en
   return defaultCacheDir(env);
 }
 
-type RunLean = (argv: string[]) => Promise<boolean>;
+type RunLean = (argv: string[], env: NodeJS.ProcessEnv, beforeRun: (id: string) => void) => Promise<boolean>;
+
+/** What a command needs before it runs: a build, a young generation that stays small (young-generation.ts). */
+function prepareRun(id: string): void {
+  if (id === 'build') capYoungGeneration();
+}
 
 /** Run the command line `argv` (command id first); `distDir` holds hyperbuild.js and lean/. */
 export async function launch(argv: string[], distDir: string): Promise<void> {
   if (LEAN_COMMAND_IDS.includes(argv[0])) {
     const lean = loadBundle(join(distDir, 'lean', 'main.js'), codeCacheDir(argv), argv[0]);
-    const ran = await (lean.exports.runLean as RunLean)(argv);
-    // After the command's own exit listeners (boot --verbose measures up to its own).
-    process.once('exit', lean.save);
+    const ran = await (lean.exports.runLean as RunLean)(argv, process.env, prepareRun);
+    // After the command's own exit listeners (boot --verbose measures up to its own); with V8's
+    // flags as at start, which V8 stamps on the code cache and checks against the next start's.
+    process.once('exit', () => {
+      restoreDefaultFlags();
+      lean.save();
+    });
     if (ran) return;
+    prepareRun(argv[0]);
   }
   const { main } = (await import(pathToFileURL(join(distDir, 'hyperbuild.js')).href)) as { main: () => Promise<void> };
   await main();

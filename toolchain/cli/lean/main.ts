@@ -39,8 +39,11 @@ function declineReason(command: LeanCommandClass, argv: string[], env: NodeJS.Pr
   return 'declined' in parsed ? parsed.declined : undefined;
 }
 
-/** Run `argv` (command id first) like oclif would; false when the full CLI must run it instead. */
-export async function runLean(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+/**
+ * Run `argv` (command id first) like oclif would; false when the full CLI must run it instead.
+ * `beforeRun` is called once the command's modules are loaded and its command line accepted.
+ */
+export async function runLean(argv: string[], env: NodeJS.ProcessEnv = process.env, beforeRun?: (id: string) => void): Promise<boolean> {
   const [id, ...rest] = argv;
   const load = LEAN_COMMANDS[id];
   if (!load) return false;
@@ -53,6 +56,7 @@ export async function runLean(argv: string[], env: NodeJS.ProcessEnv = process.e
   command.id = id;
   const cmd = new command(rest, leanConfig());
   let result: unknown;
+  beforeRun?.(id);
   try {
     result = await cmd.run();
   } catch (err) {
