@@ -199,6 +199,11 @@ function templateLauncher(host: QemuHost): QemuTemplateLauncher {
       if (jail?.identity) shareRamFileWith(x.memory.path, jail.gid ?? jail.identity.gid);
       return jail ? startJailed(jail, plan.command, plan.args) : startVmProcess(plan.command, plan.args);
     },
+    supervised: (r, x) => {
+      const { plan, jail } = planFor(r, x);
+      if (jail?.identity) shareRamFileWith(x.memory.path, jail.gid ?? jail.identity.gid);
+      return jail ? supervisedJail(jail, plan.command, plan.args) : { command: plan.command, args: plan.args, files: [], handOver: [] };
+    },
     describe: (r, x) => {
       const { plan } = planFor(r, x);
       // A clone's argv may carry no -append: its kernel was booted, with this command line, in the template.
