@@ -24,8 +24,8 @@ mkdirSync(out, { recursive: true });
 const only = process.env.BENCH_ONLY?.split(',');
 const kernelCache = process.env.HYPERBUILD_KERNEL_CACHE_DIR ?? defaultCacheDir();
 
-/** Hello-world bundles, one per kernel, built with the CLI. */
-function helloBundle(kernel: 'hyperkernel' | 'debian-cloud', compression = 'lz4'): string {
+/** Hello-world bundles, one per kernel, built with the CLI (the default compression unless told). */
+function helloBundle(kernel: 'hyperkernel' | 'debian-cloud', compression = 'auto'): string {
   const dir = join(out, `hello-${kernel}-${compression}`);
   execFileSync(`${root}/bin/hyperbuild`, ['build', `oci:${root}/fixtures/out/busybox:hello`, '-o', dir, '--kernel', kernel, '--compression', compression, '--kernel-cache-dir', kernelCache], { stdio: ['ignore', 'ignore', 'inherit'] });
   return dir;
