@@ -10,13 +10,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { HYPERSTART_VERSION } from '../toolchain/hyperstart/protocol.ts';
 import { makeTestBundle } from './helpers/boot-bundle.ts';
 import { cliArgv } from './helpers/cli.ts';
 import { tempDir } from './helpers/places.ts';
 import { fetchThenTerminate, freePort } from './helpers/http-probe.ts';
+import { corrupt, makeStale } from './helpers/template-faults.ts';
 
 const WORK = tempDir('boot-template');
 const CACHE = join(WORK, 'cache');
@@ -134,12 +135,6 @@ const fresh = HYPERSTART_VERSION !== '1';
   }
 });
 
-/** Same size, other bytes: what a disk error or a stray write does. */
-function corrupt(file: string): void {
-  const data = readFileSync(file);
-  for (let i = 64; i < data.length; i += 512) data[i] ^= 0xff;
-  writeFileSync(file, data);
-}
 
 when(ok, 'a corrupted template falls back to a cold boot with one notice line, and is made again next time', async () => {
   const [dir] = templateDirs();
@@ -157,12 +152,7 @@ when(ok, 'a corrupted template falls back to a cold boot with one notice line, a
 
 when(ok, 'a template that passes its digest check but cannot be restored (stale device state) also falls back to cold', async () => {
   const [dir] = templateDirs();
-  const state = join(dir, 'state');
-  corrupt(state);
-  // Re-record the corrupted file, as if it had been saved that way (e.g. by another QEMU build).
-  const record = JSON.parse(readFileSync(join(dir, 'template.json'), 'utf8'));
-  record.files.state.digest = `sha256:${createHash('sha256').update(readFileSync(state)).digest('hex')}`;
-  writeFileSync(join(dir, 'template.json'), JSON.stringify(record));
+  makeStale(dir);
   const r = await boot([...tcg, bundle!.dir, '--', 'sh', '-c', 'echo still runs']);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout, 'still runs\n');

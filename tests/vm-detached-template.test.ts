@@ -11,13 +11,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTestBundle } from './helpers/boot-bundle.ts';
 import { hyperbuild, type CliResult } from './helpers/cli.ts';
 import { freePort, httpGet } from './helpers/http-probe.ts';
 import { tempDir } from './helpers/places.ts';
+import { corrupt, makeStale } from './helpers/template-faults.ts';
 
 const WORK = tempDir('vm-template');
 // Its own temp directory: the state root is made 0711 for QEMU's jail user, which could not pass WORK (0700).
@@ -70,12 +70,6 @@ async function get(port: number): Promise<string> {
   }
 }
 
-/** Same size, other bytes: what a disk error or a stray write does. */
-function corrupt(file: string): void {
-  const data = readFileSync(file);
-  for (let i = 64; i < data.length; i += 512) data[i] ^= 0xff;
-  writeFileSync(file, data);
-}
 
 test.after(() => {
   const ids = hb('ps', '-aq').stdout.split('\n').filter(Boolean);
@@ -137,11 +131,7 @@ when('a corrupted template: one notice, the VM starts cold, and the next run -d 
 
 when('a template that passes its digest check but cannot be restored: the supervisor says so, and the VM starts cold in its place', async () => {
   const [dir] = templateDirs();
-  const state = join(dir, 'state');
-  corrupt(state);
-  const record = JSON.parse(readFileSync(join(dir, 'template.json'), 'utf8'));
-  record.files.state.digest = `sha256:${createHash('sha256').update(readFileSync(state)).digest('hex')}`;
-  writeFileSync(join(dir, 'template.json'), JSON.stringify(record));
+  makeStale(dir);
   const r = runD('--name', 'stale', bundle!.dir, '--', 'sh', '-c', 'echo still runs; exit 5');
   assert.is(r.status, 0, r.stderr);
   const lines = own(r.stderr).split('\n').filter(Boolean);
