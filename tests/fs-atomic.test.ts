@@ -13,6 +13,7 @@ import {
   replaceDirAtomic,
   tempPathBeside,
   writeFileAtomic,
+  writeFileAtomicSync,
   writeStreamAtomic,
   writeStreamAtomicNamedAfter,
 } from '../toolchain/fs/atomic.ts';
@@ -73,6 +74,18 @@ test('a failed rename leaves no temp file and the target as it was', async () =>
   await rejects(() => writeFileAtomic(target, 'data'), /EISDIR|ENOTEMPTY|EEXIST|ENOTDIR/);
   assert.equal(readdirSync(dir), ['busy']);
   assert.is(readFileSync(join(target, 'inside'), 'utf8'), 'keep');
+});
+
+test('writeFileAtomicSync replaces content; a failed rename leaves no temp file and the target as it was', () => {
+  const dir = fresh();
+  writeFileAtomicSync(join(dir, 'f'), 'one');
+  writeFileAtomicSync(join(dir, 'f'), 'two');
+  assert.is(readFileSync(join(dir, 'f'), 'utf8'), 'two');
+  mkdirSync(join(dir, 'busy'));
+  writeFileSync(join(dir, 'busy', 'inside'), 'keep');
+  assert.throws(() => writeFileAtomicSync(join(dir, 'busy'), 'data'), /EISDIR|ENOTEMPTY|EEXIST|ENOTDIR/);
+  assert.equal(readdirSync(dir).sort(), ['busy', 'f']);
+  assert.is(readFileSync(join(dir, 'busy', 'inside'), 'utf8'), 'keep');
 });
 
 test('writeStreamAtomic: a stream that fails midway keeps the old content and leaves no temp file', async () => {

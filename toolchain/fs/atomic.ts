@@ -4,7 +4,7 @@
  * a file; a failed or interrupted write leaves no temp file behind (one left
  * by a killed process carries `.tmp-PID-RANDOM` and is never read).
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -31,6 +31,21 @@ async function commitTemp(near: string, write: (tmp: string) => Promise<void>, f
     return target;
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * writeFileAtomic for synchronous callers (the lean CLI's launcher, which
+ * writes its code cache as the process ends); the directory must exist.
+ */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+  const tmp = tempPathBeside(path);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
     throw err;
   }
 }

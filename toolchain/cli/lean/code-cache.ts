@@ -13,10 +13,11 @@
  * compiled. A cache that cannot be read or written only costs the compile.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { writeFileAtomicSync } from '../../fs/atomic.ts';
 
 const DIGEST_BYTES = 32;
 /** Where entries live under the cache dir. */
@@ -58,9 +59,7 @@ function readEntry(path: string): Buffer | undefined {
 function writeEntry(dir: string, group: string, name: string, data: Buffer): void {
   try {
     mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-    writeFileSync(tmp, Buffer.concat([sha256(data), data]));
-    renameSync(tmp, join(dir, name));
+    writeFileAtomicSync(join(dir, name), Buffer.concat([sha256(data), data]));
     for (const old of readdirSync(dir)) {
       if (old !== name && old.startsWith(`${group}-`) && old.endsWith('.v8')) rmSync(join(dir, old), { force: true });
     }
