@@ -17,8 +17,7 @@ import { LinkDriver } from './link-driver.ts';
 import { preflight, type BootRequest, type Preflight } from './preflight.ts';
 import { terminalSize } from './terminal.ts';
 import { bootableKernel } from '../bundle/bootable-kernel.ts';
-import { openBundle, type OpenedBundle } from '../bundle/open-bundle.ts';
-import { DigestMemo } from '../cache/digest-memo.ts';
+import { openBundleToBoot, type OpenedBundle } from '../bundle/open-bundle.ts';
 import { sha256Digest } from '../digest/digest.ts';
 import { startFromTemplate } from './template/warm-start.ts';
 
@@ -114,10 +113,6 @@ async function converse(o: BootOptions, io: Streams, vm: RunningVm, sockets: Soc
   }
 }
 
-/** The bundle, proved intact: hashed in full, or through the digest memo when there is a cache. */
-async function openVerified(o: BootOptions): Promise<OpenedBundle> {
-  return openBundle(o.bundleDir, o.cacheDir ? { verify: 'memo', memo: new DigestMemo(o.cacheDir) } : { verify: 'full' });
-}
 
 interface Started {
   plan: LaunchPlan;
@@ -170,7 +165,7 @@ export async function runBoot(o: BootOptions): Promise<BootResult> {
   const mark = (phase: string) => { const now = performance.now(); phases[phase] = Math.round(now - last); last = now; };
   mark('cli');
   const io: Streams = { stdin: o.stdin ?? process.stdin, stdout: o.stdout ?? process.stdout, stderr: o.stderr ?? process.stderr };
-  const bundle = await openVerified(o);
+  const bundle = await openBundleToBoot(o.bundleDir, o.cacheDir);
   mark('bundle');
   const ready = await preflight(bundle.manifest, o, (line) => io.stderr.write(`${line}\n`));
   mark('preflight');

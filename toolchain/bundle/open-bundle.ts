@@ -7,7 +7,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DigestMemo } from '../cache/digest-memo.ts';
+import { DigestMemo } from '../cache/digest-memo.ts';
 import { fileDigest } from '../digest/file-digest.ts';
 import { BadInputError } from '../errors/errors.ts';
 import { MAX_MANIFEST_BYTES } from '../image/json-document.ts';
@@ -88,4 +88,9 @@ export function verifyBundleFiles(dir: string, manifest: BundleManifest, mode: V
 export async function openBundle(dir: string, mode: VerifyMode): Promise<OpenedBundle> {
   const { manifest, manifestBytes } = await readBundleManifest(dir);
   return { dir, manifest, manifestBytes, files: await verifyBundleFiles(dir, manifest, mode) };
+}
+
+/** A bundle about to boot, proved intact: through the digest memo of `cacheDir` when there is a cache, else hashed in full. */
+export function openBundleToBoot(dir: string, cacheDir: string | undefined): Promise<OpenedBundle> {
+  return openBundle(dir, cacheDir ? { verify: 'memo', memo: new DigestMemo(cacheDir) } : { verify: 'full' });
 }

@@ -11,8 +11,7 @@
  */
 import { join, resolve } from 'node:path';
 import { bootableKernel } from '../bundle/bootable-kernel.ts';
-import { openBundle } from '../bundle/open-bundle.ts';
-import { DigestMemo } from '../cache/digest-memo.ts';
+import { openBundleToBoot } from '../bundle/open-bundle.ts';
 import { sha256Digest } from '../digest/digest.ts';
 import { BadInputError, ExitCode, HyperbuildError } from '../errors/errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
@@ -95,7 +94,7 @@ export async function runDetached(request: DetachedRequest): Promise<Detached> {
     throw new BadInputError(`the ${hv.name} backend cannot run a VM detached (-d)`, { hint: 'run it in the foreground (without -d)' });
   }
   const root = ensureStateRoot();
-  const bundle = await openBundle(o.bundleDir, o.cacheDir ? { verify: 'memo', memo: new DigestMemo(o.cacheDir) } : { verify: 'full' });
+  const bundle = await openBundleToBoot(o.bundleDir, o.cacheDir);
   const ready = await preflight(bundle.manifest, o, r.say);
   const vm = createVm(root, o.bundleDir, r.name);
   let report: SupervisorReport | undefined;

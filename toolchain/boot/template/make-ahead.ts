@@ -6,8 +6,7 @@
  * session assembles it, so the key comes out the same.
  */
 import { bootableKernel } from '../../bundle/bootable-kernel.ts';
-import { openBundle } from '../../bundle/open-bundle.ts';
-import { DigestMemo } from '../../cache/digest-memo.ts';
+import { openBundleToBoot } from '../../bundle/open-bundle.ts';
 import { sha256Digest } from '../../digest/digest.ts';
 import { ExitCode, HyperbuildError } from '../../errors/errors.ts';
 import type { AccelRequest } from '../accel.ts';
@@ -40,7 +39,7 @@ export interface AheadResult {
 /** The template of a default boot of the bundle, made unless it is there and intact. */
 export async function makeTemplateAhead(o: AheadOptions): Promise<AheadResult> {
   const started = Date.now();
-  const bundle = await openBundle(o.bundleDir, { verify: 'memo', memo: new DigestMemo(o.cacheDir) });
+  const bundle = await openBundleToBoot(o.bundleDir, o.cacheDir);
   const network = o.network ?? 'user';
   const accelRequest = o.accel ?? 'auto';
   assertSupported(o.hypervisor, bundle.manifest, { accel: accelRequest, network, publishes: false, volumes: false });
