@@ -9,8 +9,9 @@
  * its own directory and commands (`kernel build`, `kernel ls`) and takes
  * ~20 minutes to rebuild.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { diskUse } from '../fs/disk-use.ts';
 
 /** How much prune removes: VM templates (the default), what builds keep, or every area. */
 export type PruneLevel = 'templates' | 'build' | 'all';
@@ -55,20 +56,6 @@ export interface AreaUse {
 export function areasFor(level: PruneLevel): readonly CacheArea[] {
   if (level === 'templates') return [];
   return CACHE_AREAS.filter((a) => level === 'all' || a.level === 'build');
-}
-
-/** Disk use of a file or directory tree; 0 when it is absent. Symlinks are counted, not followed. */
-export async function diskUse(path: string): Promise<number> {
-  const st = await stat(path).catch(() => undefined);
-  if (!st) return 0;
-  if (!st.isDirectory()) return st.blocks * 512;
-  let total = st.blocks * 512;
-  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) {
-    const p = join(path, e.name);
-    total += e.isDirectory() ? await diskUse(p) : ((await stat(p).catch(() => undefined))?.blocks ?? 0) * 512;
-  }
-  return total;
 }
 
 /** The areas of `level` present under `cacheDir`, with their disk use. */

@@ -17,6 +17,7 @@ import { mkdir, open, readdir, readFile, rm, stat, utimes } from 'node:fs/promis
 import { join } from 'node:path';
 import { DigestMemo } from '../../cache/digest-memo.ts';
 import { placeDirOnce, tempPathBeside, writeFileAtomic } from '../../fs/atomic.ts';
+import { diskUse } from '../../fs/disk-use.ts';
 
 export const TEMPLATES_DIR = 'templates';
 export const TEMPLATE_RECORD = 'template.json';
@@ -165,8 +166,7 @@ export class TemplateStore {
       if (name.endsWith('.making')) continue;
       const st = await stat(dir).catch(() => undefined);
       if (!st?.isDirectory()) continue;
-      let diskBytes = 0;
-      for (const f of await readdir(dir).catch(() => [] as string[])) diskBytes += ((await stat(join(dir, f)).catch(() => undefined))?.blocks ?? 0) * 512;
+      const diskBytes = await diskUse(dir);
       const record = await readFile(join(dir, TEMPLATE_RECORD), 'utf8').then((s) => JSON.parse(s) as TemplateRecord).catch(() => undefined);
       entries.push({ dir, record, diskBytes, usedMs: st.mtimeMs });
     }
